@@ -1,0 +1,1 @@
+//! Python-compatible JSON text (filled in by the JSON work).

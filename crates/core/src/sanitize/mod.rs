@@ -1,0 +1,1 @@
+//! Sanitization strategies (filled in by the sanitization work).
