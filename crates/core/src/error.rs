@@ -195,6 +195,20 @@ impl Error {
         self
     }
 
+    /// Fills in the operation, collection and key where the error does not name them yet.
+    /// Lower layers know more precisely, so what they set is kept.
+    pub fn in_context(mut self, operation: &'static str, collection: &str, key: Option<&str>) -> Self {
+        let inner = &mut *self.inner;
+        inner.operation.get_or_insert(operation);
+        if inner.collection.is_none() {
+            inner.collection = Some(collection.to_string());
+        }
+        if inner.key.is_none() {
+            inner.key = key.map(str::to_string);
+        }
+        self
+    }
+
     /// Sets the collection the error concerns.
     pub fn with_collection(mut self, collection: impl Into<String>) -> Self {
         self.inner.collection = Some(collection.into());
