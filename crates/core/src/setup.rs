@@ -22,6 +22,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::OnceCell;
@@ -96,6 +97,44 @@ impl CollectionSetup {
     /// Forgets every collection's set-up.
     pub fn forget_all(&self) {
         self.cells.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+/// Whether a store was closed: stores check it at the start of every call, so calls after
+/// [`close`](crate::KeyValue::close) fail with [`ErrorKind::Closed`] instead of touching
+/// released resources.
+///
+/// ```
+/// use key_value_core::setup::CloseFlag;
+/// let flag = CloseFlag::default();
+/// assert!(flag.check().is_ok());
+/// flag.close();
+/// assert_eq!(flag.check().unwrap_err().kind(), key_value_core::ErrorKind::Closed);
+/// ```
+#[derive(Debug, Default)]
+pub struct CloseFlag {
+    closed: AtomicBool,
+}
+
+impl CloseFlag {
+    /// Marks the store closed.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    /// Whether it was closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// `Ok` while open, an [`ErrorKind::Closed`] error after.
+    #[inline]
+    pub fn check(&self) -> Result<()> {
+        if self.is_closed() {
+            Err(Error::new(ErrorKind::Closed, "the store was closed"))
+        } else {
+            Ok(())
+        }
     }
 }
 

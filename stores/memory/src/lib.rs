@@ -33,12 +33,10 @@
 use std::collections::{BTreeSet, HashMap};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use key_value_core::entry::{ManagedEntry, Object};
-use key_value_core::{
-    Capabilities, Clock, Error, ErrorKind, KeyValue, Result, Stability, StoreInfo, Timestamp,
-};
+use key_value_core::setup::CloseFlag;
+use key_value_core::{Capabilities, Clock, KeyValue, Result, Stability, StoreInfo, Timestamp};
 use lru::LruCache;
 use parking_lot::{Mutex, RwLock};
 
@@ -114,7 +112,7 @@ pub struct MemoryStore {
     info: StoreInfo,
     capacity: Option<NonZeroUsize>,
     collections: RwLock<HashMap<String, Shared>>,
-    closed: AtomicBool,
+    closed: CloseFlag,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -191,7 +189,7 @@ impl MemoryStoreBuilder {
             info,
             capacity: self.capacity,
             collections: RwLock::new(HashMap::new()),
-            closed: AtomicBool::new(false),
+            closed: CloseFlag::default(),
         };
         let now = store.info.clock().now();
         for (collection, key, value) in self.seed {
@@ -227,14 +225,6 @@ impl MemoryStore {
         self.len(collection) == 0
     }
 
-    fn check_open(&self) -> Result<()> {
-        if self.closed.load(Ordering::Acquire) {
-            Err(Error::new(ErrorKind::Closed, "the store was closed"))
-        } else {
-            Ok(())
-        }
-    }
-
     fn collection(&self, name: &str) -> Option<Shared> {
         self.collections.read().get(name).cloned()
     }
@@ -257,7 +247,7 @@ impl KeyValue for MemoryStore {
     }
 
     async fn get_entry(&self, collection: &str, key: &str) -> Result<Option<ManagedEntry>> {
-        self.check_open()?;
+        self.closed.check()?;
         let Some(shared) = self.collection(collection) else {
             return Ok(None);
         };
@@ -267,7 +257,7 @@ impl KeyValue for MemoryStore {
     }
 
     async fn put_entry(&self, collection: &str, key: &str, entry: ManagedEntry) -> Result<()> {
-        self.check_open()?;
+        self.closed.check()?;
         let shared = self.collection_or_create(collection);
         let mut c = shared.lock();
         c.purge_expired(self.info.clock().now());
@@ -276,7 +266,7 @@ impl KeyValue for MemoryStore {
     }
 
     async fn delete_entry(&self, collection: &str, key: &str) -> Result<bool> {
-        self.check_open()?;
+        self.closed.check()?;
         let Some(shared) = self.collection(collection) else {
             return Ok(false);
         };
@@ -290,7 +280,7 @@ impl KeyValue for MemoryStore {
         collection: &str,
         keys: &[&str],
     ) -> Result<Vec<Option<ManagedEntry>>> {
-        self.check_open()?;
+        self.closed.check()?;
         let Some(shared) = self.collection(collection) else {
             return Ok(vec![None; keys.len()]);
         };
@@ -305,7 +295,7 @@ impl KeyValue for MemoryStore {
         keys: &[&str],
         entries: Vec<ManagedEntry>,
     ) -> Result<()> {
-        self.check_open()?;
+        self.closed.check()?;
         let shared = self.collection_or_create(collection);
         let mut c = shared.lock();
         c.purge_expired(self.info.clock().now());
@@ -316,7 +306,7 @@ impl KeyValue for MemoryStore {
     }
 
     async fn delete_entries(&self, collection: &str, keys: &[&str]) -> Result<usize> {
-        self.check_open()?;
+        self.closed.check()?;
         let Some(shared) = self.collection(collection) else {
             return Ok(0);
         };
@@ -326,7 +316,7 @@ impl KeyValue for MemoryStore {
     }
 
     async fn list_keys(&self, collection: &str, limit: Option<usize>) -> Result<Vec<String>> {
-        self.check_open()?;
+        self.closed.check()?;
         let Some(shared) = self.collection(collection) else {
             return Ok(Vec::new());
         };
@@ -337,7 +327,7 @@ impl KeyValue for MemoryStore {
     }
 
     async fn list_collections(&self, limit: Option<usize>) -> Result<Vec<String>> {
-        self.check_open()?;
+        self.closed.check()?;
         let mut names: Vec<String> = self.collections.read().keys().cloned().collect();
         names.sort();
         names.truncate(limit.unwrap_or(usize::MAX));
@@ -345,7 +335,7 @@ impl KeyValue for MemoryStore {
     }
 
     async fn destroy(&self) -> Result<bool> {
-        self.check_open()?;
+        self.closed.check()?;
         let mut all = self.collections.write();
         let had_any = all.values().any(|c| !c.lock().entries.is_empty());
         all.clear();
@@ -353,12 +343,12 @@ impl KeyValue for MemoryStore {
     }
 
     async fn destroy_collection(&self, collection: &str) -> Result<bool> {
-        self.check_open()?;
+        self.closed.check()?;
         Ok(self.collections.write().remove(collection).is_some())
     }
 
     async fn cull(&self) -> Result<()> {
-        self.check_open()?;
+        self.closed.check()?;
         let now = self.info.clock().now();
         let all: Vec<Shared> = self.collections.read().values().cloned().collect();
         for c in all {
@@ -368,7 +358,7 @@ impl KeyValue for MemoryStore {
     }
 
     async fn close(&self) -> Result<()> {
-        self.closed.store(true, Ordering::Release);
+        self.closed.close();
         self.collections.write().clear();
         Ok(())
     }

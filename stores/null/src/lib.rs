@@ -20,12 +20,14 @@
 //! ```
 
 use key_value_core::entry::ManagedEntry;
+use key_value_core::setup::CloseFlag;
 use key_value_core::{Capabilities, Clock, KeyValue, Result, Stability, StoreInfo};
 
 /// A store that keeps nothing. See the [crate docs](crate).
 #[derive(Debug)]
 pub struct NullStore {
     info: StoreInfo,
+    closed: CloseFlag,
 }
 
 impl Default for NullStore {
@@ -45,6 +47,7 @@ impl NullStore {
                     ..Capabilities::default()
                 },
             ),
+            closed: CloseFlag::default(),
         }
     }
 
@@ -61,14 +64,17 @@ impl KeyValue for NullStore {
     }
 
     async fn get_entry(&self, _collection: &str, _key: &str) -> Result<Option<ManagedEntry>> {
+        self.closed.check()?;
         Ok(None)
     }
 
     async fn put_entry(&self, _collection: &str, _key: &str, _entry: ManagedEntry) -> Result<()> {
+        self.closed.check()?;
         Ok(())
     }
 
     async fn delete_entry(&self, _collection: &str, _key: &str) -> Result<bool> {
+        self.closed.check()?;
         Ok(false)
     }
 
@@ -77,6 +83,7 @@ impl KeyValue for NullStore {
         _collection: &str,
         keys: &[&str],
     ) -> Result<Vec<Option<ManagedEntry>>> {
+        self.closed.check()?;
         Ok(vec![None; keys.len()])
     }
 
@@ -86,10 +93,17 @@ impl KeyValue for NullStore {
         _keys: &[&str],
         _entries: Vec<ManagedEntry>,
     ) -> Result<()> {
+        self.closed.check()?;
         Ok(())
     }
 
     async fn delete_entries(&self, _collection: &str, _keys: &[&str]) -> Result<usize> {
+        self.closed.check()?;
         Ok(0)
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.closed.close();
+        Ok(())
     }
 }

@@ -26,6 +26,7 @@
 use std::num::NonZeroUsize;
 
 use key_value_core::entry::{Envelope, ManagedEntry};
+use key_value_core::setup::CloseFlag;
 use key_value_core::{Capabilities, Clock, KeyValue, Result, Stability, StoreInfo};
 use lru::LruCache;
 use parking_lot::Mutex;
@@ -36,6 +37,7 @@ type Map = LruCache<(String, String), String>;
 pub struct SimpleStore {
     info: StoreInfo,
     map: Mutex<Map>,
+    closed: CloseFlag,
 }
 
 impl std::fmt::Debug for SimpleStore {
@@ -77,6 +79,7 @@ impl SimpleStore {
                 Some(cap) => LruCache::new(cap),
                 None => LruCache::unbounded(),
             }),
+            closed: CloseFlag::default(),
         }
     }
 
@@ -111,12 +114,14 @@ impl KeyValue for SimpleStore {
     }
 
     async fn get_entry(&self, collection: &str, key: &str) -> Result<Option<ManagedEntry>> {
+        self.closed.check()?;
         // `peek`, not `get`: reads must not change the eviction order (FIFO, not LRU).
         let text = self.map.lock().peek(&id(collection, key)).cloned();
         text.map(|t| Envelope::load(&t)).transpose()
     }
 
     async fn put_entry(&self, collection: &str, key: &str, entry: ManagedEntry) -> Result<()> {
+        self.closed.check()?;
         let text = Envelope::WITH_KEY.dump(&entry, collection, key);
         let mut map = self.map.lock();
         let id = id(collection, key);
@@ -131,10 +136,12 @@ impl KeyValue for SimpleStore {
     }
 
     async fn delete_entry(&self, collection: &str, key: &str) -> Result<bool> {
+        self.closed.check()?;
         Ok(self.map.lock().pop(&id(collection, key)).is_some())
     }
 
     async fn list_keys(&self, collection: &str, limit: Option<usize>) -> Result<Vec<String>> {
+        self.closed.check()?;
         let now = self.info.clock().now();
         let map = self.map.lock();
         let mut keys = Vec::new();
@@ -151,6 +158,7 @@ impl KeyValue for SimpleStore {
     }
 
     async fn list_collections(&self, limit: Option<usize>) -> Result<Vec<String>> {
+        self.closed.check()?;
         let map = self.map.lock();
         let mut names: Vec<String> = map.iter().map(|((c, _), _)| c.clone()).collect();
         names.sort();
@@ -160,6 +168,7 @@ impl KeyValue for SimpleStore {
     }
 
     async fn destroy(&self) -> Result<bool> {
+        self.closed.check()?;
         let mut map = self.map.lock();
         let had_any = !map.is_empty();
         map.clear();
@@ -167,6 +176,7 @@ impl KeyValue for SimpleStore {
     }
 
     async fn destroy_collection(&self, collection: &str) -> Result<bool> {
+        self.closed.check()?;
         let mut map = self.map.lock();
         let ids: Vec<(String, String)> = map
             .iter()
@@ -177,6 +187,12 @@ impl KeyValue for SimpleStore {
             map.pop(id);
         }
         Ok(!ids.is_empty())
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.closed.close();
+        self.map.lock().clear();
+        Ok(())
     }
 }
 
