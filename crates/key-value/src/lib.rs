@@ -1,1 +1,88 @@
-//! Facade.
+//! # key-value
+//!
+//! One async key-value API over many storage backends, byte-compatible with Python's
+//! [py-key-value](https://pypi.org/project/py-key-value-aio/): `get`/`put`/`delete`/`ttl` JSON
+//! objects (and their `_many` forms) in named collections with a per-entry TTL, and swap the
+//! backend without touching the code.
+//!
+//! ```
+//! use key_value::prelude::*;
+//! use key_value::stores::memory::MemoryStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<()> {
+//! let store = MemoryStore::new();
+//!
+//! // py: await store.put("user:1", {"name": "Alice"}, collection="users", ttl=60)
+//! store.put("user:1", object!({"name": "Alice"})).collection("users").ttl(60).await?;
+//!
+//! // py: await store.get("user:1", collection="users")
+//! let user = store.get("user:1").collection("users").await?;
+//! assert_eq!(user, Some(object!({"name": "Alice"})));
+//!
+//! // py: value, ttl = await store.ttl("user:1", collection="users")
+//! let (_, ttl) = store.ttl("user:1").collection("users").await?.expect("present");
+//! assert!(ttl.is_some());
+//!
+//! // Batches keep order; misses are None.
+//! let many = store.get_many(&["user:1", "user:2"]).collection("users").await?;
+//! assert_eq!(many, vec![user, None]);
+//!
+//! assert!(store.delete("user:1").collection("users").await?);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Choosing a store at run time
+//!
+//! Every store is a [`KeyValue`]; behind an `Arc<dyn DynKeyValue>` ([`SharedStore`]) it is one
+//! type, and the same calls work:
+//!
+//! ```
+//! use key_value::prelude::*;
+//! use key_value::stores::{memory::MemoryStore, null::NullStore};
+//! use std::sync::Arc;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<()> {
+//! let caching = std::env::var("NO_CACHE").is_err();
+//! let store: SharedStore = if caching { Arc::new(MemoryStore::new()) } else { Arc::new(NullStore::new()) };
+//! store.put("k", object!({"v": 1})).await?;
+//! println!("{} ({}): {:?}", store.info().name(), store.info().stability(), store.get("k").await?);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Crates
+//!
+//! This facade re-exports [`key_value_core`] (the traits, envelope, errors, sanitization) and
+//! each store behind its own Cargo feature:
+//!
+//! | feature | module | store | stability |
+//! |---|---|---|---|
+//! | `memory` (default) | [`stores::memory`] | `MemoryStore` | N/A |
+//! | `simple` (default) | [`stores::simple`] | `SimpleStore` | N/A |
+//! | `null` (default) | [`stores::null`] | `NullStore` | N/A |
+
+pub use key_value_core::*;
+
+/// The stores, one module per backend, each behind its Cargo feature.
+pub mod stores {
+    /// In-process store, bounded per collection with LRU eviction.
+    #[cfg(feature = "memory")]
+    pub mod memory {
+        pub use key_value_memory::*;
+    }
+
+    /// The minimal reference store.
+    #[cfg(feature = "simple")]
+    pub mod simple {
+        pub use key_value_simple::*;
+    }
+
+    /// A store that keeps nothing.
+    #[cfg(feature = "null")]
+    pub mod null {
+        pub use key_value_null::*;
+    }
+}

@@ -26,3 +26,17 @@ mod bounded {
 
     key_value_testkit::conformance_suite!(store);
 }
+
+/// The same store behind `Arc<dyn DynKeyValue>`: proves the object-safe twin forwards every
+/// call (batches, capabilities, close) unchanged.
+mod dynamic {
+    use super::*;
+    use key_value_core::SharedStore;
+    use std::sync::Arc;
+
+    async fn store(fx: Fixture) -> SharedStore {
+        Arc::new(MemoryStore::builder().clock(fx.clock()).build())
+    }
+
+    key_value_testkit::conformance_suite!(store);
+}
