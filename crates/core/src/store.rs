@@ -307,18 +307,20 @@ impl<T: KeyValue> DynKeyValue for T {
     }
 }
 
-/// Forwards every [`KeyValue`] method to a [`DynKeyValue`] target.
+/// Forwards every [`KeyValue`] method to the `dyn DynKeyValue` behind a pointer. It must go
+/// through `**self`: the pointer is itself a `KeyValue`, hence a `DynKeyValue`, and calling its
+/// own `dyn_*` methods would recurse forever.
 macro_rules! forward_to_dyn {
     () => {
         fn info(&self) -> &StoreInfo {
-            self.dyn_info()
+            (**self).dyn_info()
         }
         fn get_entry(
             &self,
             collection: &str,
             key: &str,
         ) -> impl Future<Output = Result<Option<ManagedEntry>>> + Send {
-            async move { self.dyn_get_entry(collection, key).await }
+            async move { (**self).dyn_get_entry(collection, key).await }
         }
         fn put_entry(
             &self,
@@ -326,21 +328,21 @@ macro_rules! forward_to_dyn {
             key: &str,
             entry: ManagedEntry,
         ) -> impl Future<Output = Result<()>> + Send {
-            async move { self.dyn_put_entry(collection, key, entry).await }
+            async move { (**self).dyn_put_entry(collection, key, entry).await }
         }
         fn delete_entry(
             &self,
             collection: &str,
             key: &str,
         ) -> impl Future<Output = Result<bool>> + Send {
-            async move { self.dyn_delete_entry(collection, key).await }
+            async move { (**self).dyn_delete_entry(collection, key).await }
         }
         fn get_entries(
             &self,
             collection: &str,
             keys: &[&str],
         ) -> impl Future<Output = Result<Vec<Option<ManagedEntry>>>> + Send {
-            async move { self.dyn_get_entries(collection, keys).await }
+            async move { (**self).dyn_get_entries(collection, keys).await }
         }
         fn put_entries(
             &self,
@@ -348,39 +350,39 @@ macro_rules! forward_to_dyn {
             keys: &[&str],
             entries: Vec<ManagedEntry>,
         ) -> impl Future<Output = Result<()>> + Send {
-            async move { self.dyn_put_entries(collection, keys, entries).await }
+            async move { (**self).dyn_put_entries(collection, keys, entries).await }
         }
         fn delete_entries(
             &self,
             collection: &str,
             keys: &[&str],
         ) -> impl Future<Output = Result<usize>> + Send {
-            async move { self.dyn_delete_entries(collection, keys).await }
+            async move { (**self).dyn_delete_entries(collection, keys).await }
         }
         fn list_keys(
             &self,
             collection: &str,
             limit: Option<usize>,
         ) -> impl Future<Output = Result<Vec<String>>> + Send {
-            async move { self.dyn_list_keys(collection, limit).await }
+            async move { (**self).dyn_list_keys(collection, limit).await }
         }
         fn list_collections(
             &self,
             limit: Option<usize>,
         ) -> impl Future<Output = Result<Vec<String>>> + Send {
-            async move { self.dyn_list_collections(limit).await }
+            async move { (**self).dyn_list_collections(limit).await }
         }
         fn destroy(&self) -> impl Future<Output = Result<bool>> + Send {
-            async move { self.dyn_destroy().await }
+            async move { (**self).dyn_destroy().await }
         }
         fn destroy_collection(&self, collection: &str) -> impl Future<Output = Result<bool>> + Send {
-            async move { self.dyn_destroy_collection(collection).await }
+            async move { (**self).dyn_destroy_collection(collection).await }
         }
         fn cull(&self) -> impl Future<Output = Result<()>> + Send {
-            async move { self.dyn_cull().await }
+            async move { (**self).dyn_cull().await }
         }
         fn close(&self) -> impl Future<Output = Result<()>> + Send {
-            async move { self.dyn_close().await }
+            async move { (**self).dyn_close().await }
         }
     };
 }
