@@ -146,12 +146,10 @@ fn live(entry: Option<ManagedEntry>, info: &StoreInfo) -> Option<ManagedEntry> {
 
 fn with_ttl(entry: Option<ManagedEntry>, info: &StoreInfo) -> Option<ValueWithTtl> {
     let now = info.clock().now();
-    entry
-        .filter(|e| !e.is_expired_at(now))
-        .map(|e| {
-            let remaining = e.remaining_at(now);
-            (e.value, remaining)
-        })
+    entry.filter(|e| !e.is_expired_at(now)).map(|e| {
+        let remaining = e.remaining_at(now);
+        (e.value, remaining)
+    })
 }
 
 fn check_keys<'k, K: AsRef<str>>(info: &StoreInfo, keys: &'k [K]) -> Result<Vec<&'k str>> {

@@ -49,7 +49,11 @@ pub struct ManagedEntry {
 
 impl ManagedEntry {
     /// An entry from its parts.
-    pub fn new(value: Object, created_at: Option<Timestamp>, expires_at: Option<Timestamp>) -> Self {
+    pub fn new(
+        value: Object,
+        created_at: Option<Timestamp>,
+        expires_at: Option<Timestamp>,
+    ) -> Self {
         ManagedEntry {
             value,
             created_at,
@@ -209,7 +213,10 @@ fn timestamp_field(doc: &Object, name: &str) -> Result<Option<Timestamp>> {
         Some(Value::String(s)) => Timestamp::parse_iso(s).map(Some),
         Some(other) => Err(Error::new(
             ErrorKind::Deserialization,
-            format!("{name} must be an ISO-8601 string, not {}", json_type(other)),
+            format!(
+                "{name} must be an ISO-8601 string, not {}",
+                json_type(other)
+            ),
         )),
     }
 }
@@ -301,7 +308,10 @@ mod tests {
         }
         let no_micros = r#"{"created_at": "2025-01-01T00:00:00+00:00", "value": {}, "version": 1}"#;
         let e = Envelope::load(no_micros).unwrap();
-        assert_eq!(e.created_at.map(|t| t.to_iso()).as_deref(), Some("2025-01-01T00:00:00+00:00"));
+        assert_eq!(
+            e.created_at.map(|t| t.to_iso()).as_deref(),
+            Some("2025-01-01T00:00:00+00:00")
+        );
         assert_eq!(e.expires_at, None);
     }
 

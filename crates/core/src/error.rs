@@ -197,7 +197,12 @@ impl Error {
 
     /// Fills in the operation, collection and key where the error does not name them yet.
     /// Lower layers know more precisely, so what they set is kept.
-    pub fn in_context(mut self, operation: &'static str, collection: &str, key: Option<&str>) -> Self {
+    pub fn in_context(
+        mut self,
+        operation: &'static str,
+        collection: &str,
+        key: Option<&str>,
+    ) -> Self {
         let inner = &mut *self.inner;
         inner.operation.get_or_insert(operation);
         if inner.collection.is_none() {

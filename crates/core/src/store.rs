@@ -3,7 +3,7 @@
 //! A backend implements [`KeyValue`]: three required methods on [`ManagedEntry`]s, with the
 //! collection already resolved and the TTL already validated. Everything else has a default:
 //! the batch calls loop over the single ones (override them where the backend batches), and
-//! the optional capabilities return [`ErrorKind::Unsupported`].
+//! the optional capabilities return [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported).
 //!
 //! Users do not call these methods directly: the builders of [`KeyValueExt`](crate::KeyValueExt)
 //! (`store.get("k").collection("c").await`) add what every store shares: default collection,
@@ -93,8 +93,11 @@ pub trait KeyValue: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Deletes one entry; whether there was one.
-    fn delete_entry(&self, collection: &str, key: &str)
-    -> impl Future<Output = Result<bool>> + Send;
+    fn delete_entry(
+        &self,
+        collection: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<bool>> + Send;
 
     /// Reads many entries, in the order and number of `keys`. Defaults to a loop.
     fn get_entries(
@@ -205,8 +208,11 @@ pub trait DynKeyValue: Send + Sync {
         key: &'a str,
         entry: ManagedEntry,
     ) -> BoxFuture<'a, Result<()>>;
-    fn dyn_delete_entry<'a>(&'a self, collection: &'a str, key: &'a str)
-    -> BoxFuture<'a, Result<bool>>;
+    fn dyn_delete_entry<'a>(
+        &'a self,
+        collection: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<bool>>;
     fn dyn_get_entries<'a>(
         &'a self,
         collection: &'a str,
@@ -375,7 +381,10 @@ macro_rules! forward_to_dyn {
         fn destroy(&self) -> impl Future<Output = Result<bool>> + Send {
             async move { (**self).dyn_destroy().await }
         }
-        fn destroy_collection(&self, collection: &str) -> impl Future<Output = Result<bool>> + Send {
+        fn destroy_collection(
+            &self,
+            collection: &str,
+        ) -> impl Future<Output = Result<bool>> + Send {
             async move { (**self).dyn_destroy_collection(collection).await }
         }
         fn cull(&self) -> impl Future<Output = Result<()>> + Send {
@@ -461,7 +470,10 @@ macro_rules! forward_to_inner {
         fn destroy(&self) -> impl Future<Output = Result<bool>> + Send {
             (**self).destroy()
         }
-        fn destroy_collection(&self, collection: &str) -> impl Future<Output = Result<bool>> + Send {
+        fn destroy_collection(
+            &self,
+            collection: &str,
+        ) -> impl Future<Output = Result<bool>> + Send {
             (**self).destroy_collection(collection)
         }
         fn cull(&self) -> impl Future<Output = Result<()>> + Send {

@@ -18,7 +18,9 @@ fn envelopes_match_py_key_value_byte_for_byte() {
             value_as_string: adapter == "string_value",
         };
         let created = Timestamp::from_unix_micros(v["created_at_micros"].as_i64().unwrap());
-        let expires = v["expires_at_micros"].as_i64().map(Timestamp::from_unix_micros);
+        let expires = v["expires_at_micros"]
+            .as_i64()
+            .map(Timestamp::from_unix_micros);
         assert_eq!(created.to_iso(), v["created_at_iso"].as_str().unwrap());
         let entry = ManagedEntry::new(
             v["value"].as_object().unwrap().clone(),
@@ -26,7 +28,11 @@ fn envelopes_match_py_key_value_byte_for_byte() {
             expires,
         );
         let expected = v["json"].as_str().unwrap();
-        let written = form.dump(&entry, v["collection"].as_str().unwrap(), v["key"].as_str().unwrap());
+        let written = form.dump(
+            &entry,
+            v["collection"].as_str().unwrap(),
+            v["key"].as_str().unwrap(),
+        );
         assert_eq!(written, expected, "adapter {adapter}");
 
         let read = Envelope::load(expected).unwrap();

@@ -18,11 +18,26 @@ pub fn simple_cases() -> Vec<(&'static str, Object)> {
         ("big_float", object!({"v": 1e300})),
         ("string", object!({"v": "hello"})),
         ("empty_string", object!({"v": ""})),
-        ("uuid_string", object!({"v": "123e4567-e89b-12d3-a456-426614174000"})),
-        ("escapes", object!({"v": "quote \" backslash \\ newline \n tab \t nul \u{0}"})),
-        ("array", object!({"v": [1, "two", 3.0, null, true, {"x": []}]})),
-        ("nested", object!({"a": {"b": {"c": {"d": [1, 2, {"e": "f"}]}}}})),
-        ("many_keys", object!({"z": 1, "a": 2, "M": 3, "_": 4, "0": 5})),
+        (
+            "uuid_string",
+            object!({"v": "123e4567-e89b-12d3-a456-426614174000"}),
+        ),
+        (
+            "escapes",
+            object!({"v": "quote \" backslash \\ newline \n tab \t nul \u{0}"}),
+        ),
+        (
+            "array",
+            object!({"v": [1, "two", 3.0, null, true, {"x": []}]}),
+        ),
+        (
+            "nested",
+            object!({"a": {"b": {"c": {"d": [1, 2, {"e": "f"}]}}}}),
+        ),
+        (
+            "many_keys",
+            object!({"z": 1, "a": 2, "M": 3, "_": 4, "0": 5}),
+        ),
     ]
 }
 

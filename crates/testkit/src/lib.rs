@@ -46,6 +46,9 @@
 //! run(suite::keys_enumeration(toy)); // checks that keys() is Unsupported here
 //! ```
 
+// The suite is test code: its assertions unwrap and panic by design.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

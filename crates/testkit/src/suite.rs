@@ -507,7 +507,14 @@ pub async fn put_ttl_get_ttl<F: StoreFactory>(factory: F) {
 /// errors and write nothing.
 pub async fn invalid_ttl_rejected<F: StoreFactory>(factory: F) {
     let (s, _) = store(&factory, "invalid_ttl_rejected").await;
-    for ttl in [-100.0, 0.0, -0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+    for ttl in [
+        -100.0,
+        0.0,
+        -0.0,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ] {
         let err = s
             .put("test", object!({"test": "test"}))
             .collection("test")
@@ -745,8 +752,14 @@ pub async fn minimum_put_many_delete_many_performance<F: StoreFactory>(factory: 
 /// The same key in two collections holds two values; deleting one leaves the other.
 pub async fn collection_isolation<F: StoreFactory>(factory: F) {
     let (s, _) = store(&factory, "collection_isolation").await;
-    s.put("k", object!({"c": 1})).collection("c1").await.unwrap();
-    s.put("k", object!({"c": 2})).collection("c2").await.unwrap();
+    s.put("k", object!({"c": 1}))
+        .collection("c1")
+        .await
+        .unwrap();
+    s.put("k", object!({"c": 2}))
+        .collection("c2")
+        .await
+        .unwrap();
     assert_eq!(
         s.get("k").collection("c1").await.unwrap(),
         kept(&s, object!({"c": 1}))
@@ -1036,8 +1049,15 @@ pub async fn empty_key_rejected<F: StoreFactory>(factory: F) {
             .kind(),
         s.delete_many(&[""]).await.map(|_| ()).unwrap_err().kind(),
     ];
-    assert!(kinds.iter().all(|k| *k == ErrorKind::InvalidKey), "{kinds:?}");
-    assert_eq!(s.get("a").await.unwrap(), None, "a failed batch wrote nothing");
+    assert!(
+        kinds.iter().all(|k| *k == ErrorKind::InvalidKey),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        s.get("a").await.unwrap(),
+        None,
+        "a failed batch wrote nothing"
+    );
 }
 
 /// Errors say which call, collection and key they concern.
@@ -1064,13 +1084,18 @@ pub async fn errors_name_operation_collection_and_key<F: StoreFactory>(factory: 
 pub async fn stored_timestamps_round_trip<F: StoreFactory>(factory: F) {
     let (s, _) = store(&factory, "stored_timestamps_round_trip").await;
     let now = s.info().clock().now();
-    let created = Timestamp::from_unix_micros(now.unix_micros() - now.unix_micros() % 1_000_000 + 123_456);
+    let created =
+        Timestamp::from_unix_micros(now.unix_micros() - now.unix_micros() % 1_000_000 + 123_456);
     let expires = created.saturating_add(Duration::from_micros(3_600_654_321));
     let entry = ManagedEntry::new(object!({"v": 1}), Some(created), Some(expires));
     s.put_entry("test", "timed", entry.clone()).await.unwrap();
-    s.put_entry("test", "untimed", ManagedEntry::new(object!({"v": 2}), Some(created), None))
-        .await
-        .unwrap();
+    s.put_entry(
+        "test",
+        "untimed",
+        ManagedEntry::new(object!({"v": 2}), Some(created), None),
+    )
+    .await
+    .unwrap();
     let got = s.get_entry("test", "timed").await.unwrap();
     let untimed = s.get_entry("test", "untimed").await.unwrap();
     if caps(&s).discards_writes {
@@ -1106,7 +1131,10 @@ pub async fn keys_enumeration<F: StoreFactory>(factory: F) {
         .ttl(1)
         .await
         .unwrap();
-    s.put("other", object!({})).collection("other").await.unwrap();
+    s.put("other", object!({}))
+        .collection("other")
+        .await
+        .unwrap();
     fx.advance(Duration::from_secs(2)).await;
     let result = s.keys().collection("enum").await;
     if !caps(&s).enumerate_keys {
@@ -1152,8 +1180,14 @@ pub async fn collections_enumeration<F: StoreFactory>(factory: F) {
 /// removes nothing.
 pub async fn destroy_store<F: StoreFactory>(factory: F) {
     let (s, _) = store(&factory, "destroy_store").await;
-    s.put("k", object!({"v": 1})).collection("c1").await.unwrap();
-    s.put("k", object!({"v": 2})).collection("c2").await.unwrap();
+    s.put("k", object!({"v": 1}))
+        .collection("c1")
+        .await
+        .unwrap();
+    s.put("k", object!({"v": 2}))
+        .collection("c2")
+        .await
+        .unwrap();
     let result = s.destroy().await;
     if !caps(&s).destroy {
         assert_eq!(result.unwrap_err().kind(), ErrorKind::Unsupported);
@@ -1166,7 +1200,10 @@ pub async fn destroy_store<F: StoreFactory>(factory: F) {
     assert_eq!(result.unwrap(), kept(&s, true).is_some());
     assert_eq!(s.get("k").collection("c1").await.unwrap(), None);
     assert_eq!(s.get("k").collection("c2").await.unwrap(), None);
-    s.put("k", object!({"v": 3})).collection("c1").await.unwrap();
+    s.put("k", object!({"v": 3}))
+        .collection("c1")
+        .await
+        .unwrap();
     assert_eq!(
         s.get("k").collection("c1").await.unwrap(),
         kept(&s, object!({"v": 3})),
@@ -1178,8 +1215,14 @@ pub async fn destroy_store<F: StoreFactory>(factory: F) {
 /// elsewhere it is an `Unsupported` error that removes nothing.
 pub async fn destroy_single_collection<F: StoreFactory>(factory: F) {
     let (s, _) = store(&factory, "destroy_single_collection").await;
-    s.put("k", object!({"v": 1})).collection("c1").await.unwrap();
-    s.put("k", object!({"v": 2})).collection("c2").await.unwrap();
+    s.put("k", object!({"v": 1}))
+        .collection("c1")
+        .await
+        .unwrap();
+    s.put("k", object!({"v": 2}))
+        .collection("c2")
+        .await
+        .unwrap();
     let result = s.destroy_collection("c1").await;
     if !caps(&s).destroy_collection {
         assert_eq!(result.unwrap_err().kind(), ErrorKind::Unsupported);
@@ -1196,7 +1239,10 @@ pub async fn destroy_single_collection<F: StoreFactory>(factory: F) {
         kept(&s, object!({"v": 2}))
     );
     assert!(!s.destroy_collection("c1").await.unwrap());
-    s.put("k", object!({"v": 3})).collection("c1").await.unwrap();
+    s.put("k", object!({"v": 3}))
+        .collection("c1")
+        .await
+        .unwrap();
     assert_eq!(
         s.get("k").collection("c1").await.unwrap(),
         kept(&s, object!({"v": 3})),
@@ -1208,7 +1254,11 @@ pub async fn destroy_single_collection<F: StoreFactory>(factory: F) {
 /// `Unsupported` error.
 pub async fn cull_expired<F: StoreFactory>(factory: F) {
     let (s, fx) = store(&factory, "cull_expired").await;
-    s.put("old", object!({})).collection("c").ttl(1).await.unwrap();
+    s.put("old", object!({}))
+        .collection("c")
+        .ttl(1)
+        .await
+        .unwrap();
     s.put("live", object!({})).collection("c").await.unwrap();
     fx.advance(Duration::from_secs(2)).await;
     let result = s.cull().await;

@@ -323,7 +323,11 @@ impl KeyValue for MemoryStore {
         let mut c = shared.lock();
         c.purge_expired(self.info.clock().now());
         let limit = limit.unwrap_or(usize::MAX);
-        Ok(c.entries.iter().take(limit).map(|(k, _)| k.clone()).collect())
+        Ok(c.entries
+            .iter()
+            .take(limit)
+            .map(|(k, _)| k.clone())
+            .collect())
     }
 
     async fn list_collections(&self, limit: Option<usize>) -> Result<Vec<String>> {
@@ -397,8 +401,18 @@ mod tests {
     #[tokio::test]
     async fn cull_drops_expired_entries_of_untouched_collections() {
         let (clock, store) = manual();
-        store.put("a", object!({})).collection("c1").ttl(1).await.unwrap();
-        store.put("b", object!({})).collection("c2").ttl(1).await.unwrap();
+        store
+            .put("a", object!({}))
+            .collection("c1")
+            .ttl(1)
+            .await
+            .unwrap();
+        store
+            .put("b", object!({}))
+            .collection("c2")
+            .ttl(1)
+            .await
+            .unwrap();
         clock.advance(Duration::from_secs(2));
         assert_eq!(store.len("c1") + store.len("c2"), 2);
         store.cull().await.unwrap();

@@ -219,10 +219,7 @@ mod tests {
     #[tokio::test]
     async fn corrupt_stored_text_is_a_deserialization_error() {
         let store = SimpleStore::new();
-        store
-            .map
-            .lock()
-            .push(id("c", "k"), "{not json".to_string());
+        store.map.lock().push(id("c", "k"), "{not json".to_string());
         let err = store.get("k").collection("c").await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Deserialization);
         assert_eq!(err.key(), Some("k"));
