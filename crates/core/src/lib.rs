@@ -15,6 +15,7 @@
 //! - [`capability`]: [`Capabilities`], [`Stability`] and [`StoreInfo`], declared as data.
 //! - [`sanitize`]: py-key-value's key and collection sanitization strategies.
 //! - [`setup`]: lazy one-time set-up per store and per collection.
+//! - [`config`]: store URLs, parsed for every store's config.
 //! - [`error`]: the one [`Error`] type.
 //!
 //! ```
@@ -27,6 +28,7 @@
 
 pub mod api;
 pub mod capability;
+pub mod config;
 pub mod entry;
 pub mod error;
 pub mod json;

@@ -1,0 +1,1 @@
+//! disk store (in progress).

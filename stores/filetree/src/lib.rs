@@ -1,0 +1,1 @@
+//! filetree store (in progress).
