@@ -63,8 +63,15 @@
 //! | `memory` (default) | [`stores::memory`] | `MemoryStore` | N/A |
 //! | `simple` (default) | [`stores::simple`] | `SimpleStore` | N/A |
 //! | `null` (default) | [`stores::null`] | `NullStore` | N/A |
+//! | `disk` (default) | [`stores::disk`] | `DiskStore`, `MultiDiskStore` | Stable |
+//! | `filetree` (default) | [`stores::filetree`] | `FileTreeStore` | Stable |
+//!
+//! Any of them can also be opened from a URL with [`open`]: `key_value::open("disk:///var/cache/app")`.
 
 pub use key_value_core::*;
+
+mod open;
+pub use open::{open, schemes};
 
 /// The stores, one module per backend, each behind its Cargo feature.
 pub mod stores {
@@ -84,5 +91,18 @@ pub mod stores {
     #[cfg(feature = "null")]
     pub mod null {
         pub use key_value_null::*;
+    }
+
+    /// Persistent stores in py-key-value's diskcache SQLite layout: `DiskStore` and
+    /// `MultiDiskStore`.
+    #[cfg(feature = "disk")]
+    pub mod disk {
+        pub use key_value_disk::*;
+    }
+
+    /// One JSON file per entry, in py-key-value's FileTree layout.
+    #[cfg(feature = "filetree")]
+    pub mod filetree {
+        pub use key_value_filetree::*;
     }
 }

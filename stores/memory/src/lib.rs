@@ -1,7 +1,7 @@
 //! `MemoryStore`: a fast in-process store, bounded per collection with LRU eviction, whose
 //! expired entries really go away.
 //!
-//! - **Bounded**: with [`max_entries_per_collection`](MemoryStoreBuilder::max_entries_per_collection)
+//! - **Bounded**: with [`max_entries_per_collection`](MemoryConfig::max_entries_per_collection)
 //!   each collection keeps at most that many entries and evicts the least recently used
 //!   (read or written) first.
 //! - **Expiry frees memory**: each collection keeps its entries ordered by expiry time, and
@@ -35,6 +35,7 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use key_value_core::entry::{ManagedEntry, Object};
+use key_value_core::config::StoreUrl;
 use key_value_core::setup::CloseFlag;
 use key_value_core::{Capabilities, Clock, KeyValue, Result, Stability, StoreInfo, Timestamp};
 use lru::LruCache;
@@ -131,16 +132,44 @@ impl Default for MemoryStore {
     }
 }
 
-/// Builds a [`MemoryStore`].
+/// The options of a [`MemoryStore`]: its builder and the target of `memory://` URLs.
+///
+/// ```
+/// use key_value_memory::MemoryConfig;
+/// use key_value_core::config::StoreUrl;
+/// use key_value_core::KeyValue;
+///
+/// let url = StoreUrl::parse("memory://?max_entries_per_collection=100&default_collection=users")?;
+/// let store = MemoryConfig::from_url(&url)?.build();
+/// assert_eq!(store.info().default_collection(), "users");
+/// assert_eq!(store.info().capabilities().max_entries_per_collection, Some(100));
+/// # Ok::<(), key_value_core::Error>(())
+/// ```
 #[derive(Debug, Default)]
-pub struct MemoryStoreBuilder {
+pub struct MemoryConfig {
     capacity: Option<NonZeroUsize>,
     default_collection: Option<String>,
     clock: Clock,
     seed: Vec<(String, String, Object)>,
 }
 
-impl MemoryStoreBuilder {
+impl MemoryConfig {
+    /// The URL scheme of this store.
+    pub const SCHEME: &'static str = "memory";
+
+    /// The options of a `memory://` URL: `max_entries_per_collection`, `default_collection`.
+    pub fn from_url(url: &StoreUrl) -> Result<Self> {
+        url.check_options(&["max_entries_per_collection", "default_collection"])?;
+        let mut config = MemoryConfig::default();
+        if let Some(max) = url.option::<usize>("max_entries_per_collection")? {
+            config = config.max_entries_per_collection(max);
+        }
+        if let Some(c) = url.option::<String>("default_collection")? {
+            config = config.default_collection(c);
+        }
+        Ok(config)
+    }
+
     /// Keeps at most `max` entries per collection, evicting the least recently used. `0` means
     /// unbounded.
     pub fn max_entries_per_collection(mut self, max: usize) -> Self {
@@ -209,8 +238,8 @@ impl MemoryStore {
     }
 
     /// A builder for the options.
-    pub fn builder() -> MemoryStoreBuilder {
-        MemoryStoreBuilder::default()
+    pub fn builder() -> MemoryConfig {
+        MemoryConfig::default()
     }
 
     /// How many entries `collection` holds now, expired ones that were not yet dropped included.

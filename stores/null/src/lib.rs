@@ -20,6 +20,7 @@
 //! ```
 
 use key_value_core::entry::ManagedEntry;
+use key_value_core::config::StoreUrl;
 use key_value_core::setup::CloseFlag;
 use key_value_core::{Capabilities, Clock, KeyValue, Result, Stability, StoreInfo};
 
@@ -49,6 +50,15 @@ impl NullStore {
             ),
             closed: CloseFlag::default(),
         }
+    }
+
+    /// The URL scheme of this store.
+    pub const SCHEME: &'static str = "null";
+
+    /// The store from a `null://` URL (it takes no options).
+    pub fn from_url(url: &StoreUrl) -> Result<Self> {
+        url.check_options(&[])?;
+        Ok(NullStore::new())
     }
 
     /// Uses `clock` for the timestamps of (discarded) writes.

@@ -26,6 +26,7 @@
 use std::num::NonZeroUsize;
 
 use key_value_core::entry::{Envelope, ManagedEntry};
+use key_value_core::config::StoreUrl;
 use key_value_core::setup::CloseFlag;
 use key_value_core::{Capabilities, Clock, KeyValue, Result, Stability, StoreInfo};
 use lru::LruCache;
@@ -81,6 +82,26 @@ impl SimpleStore {
             }),
             closed: CloseFlag::default(),
         }
+    }
+
+    /// The URL scheme of this store.
+    pub const SCHEME: &'static str = "simple";
+
+    /// A store from a `simple://` URL; options `max_entries` and `default_collection`.
+    ///
+    /// ```
+    /// use key_value_core::{config::StoreUrl, KeyValue};
+    /// let store = key_value_simple::SimpleStore::from_url(&StoreUrl::parse("simple://?max_entries=10")?)?;
+    /// assert_eq!(store.info().capabilities().max_entries, Some(10));
+    /// # Ok::<(), key_value_core::Error>(())
+    /// ```
+    pub fn from_url(url: &StoreUrl) -> Result<Self> {
+        url.check_options(&["max_entries", "default_collection"])?;
+        let mut store = SimpleStore::with_max_entries(url.option("max_entries")?.unwrap_or(0));
+        if let Some(c) = url.option::<String>("default_collection")? {
+            store = store.with_default_collection(c);
+        }
+        Ok(store)
     }
 
     /// Uses `clock` to judge expiry (a manual clock in tests).

@@ -1,0 +1,164 @@
+//! Opening any store from a URL: [`open`].
+//!
+//! | URL | store | feature |
+//! |---|---|---|
+//! | `memory://?max_entries_per_collection=N&default_collection=C` | `MemoryStore` | `memory` |
+//! | `simple://?max_entries=N` | `SimpleStore` | `simple` |
+//! | `null://` | `NullStore` | `null` |
+//! | `disk:///path?max_size=BYTES` | `DiskStore` | `disk` |
+//! | `multidisk:///path` | `MultiDiskStore` | `disk` |
+//! | `filetree:///path?sanitize=v1` | `FileTreeStore` | `filetree` |
+//!
+//! Each store's options are those of its config struct (`DiskConfig::from_url`, ...): one code
+//! path for URLs and builders. Unknown options are errors, so a typo is never silently ignored.
+
+use std::sync::Arc;
+
+use key_value_core::config::StoreUrl;
+use key_value_core::{Error, ErrorKind, Result, SharedStore};
+
+/// One scheme this build can open, and how.
+struct Scheme {
+    name: &'static str,
+    open: fn(&StoreUrl) -> Result<SharedStore>,
+}
+
+/// Every scheme of the project, with the Cargo feature that provides it; those compiled in
+/// have an opener.
+const PLANNED: &[(&str, &str)] = &[
+    ("memory", "memory"),
+    ("simple", "simple"),
+    ("null", "null"),
+    ("disk", "disk"),
+    ("multidisk", "disk"),
+    ("filetree", "filetree"),
+    ("redis", "redis"),
+    ("rediss", "redis"),
+    ("valkey", "valkey"),
+    ("memcached", "memcached"),
+    ("postgresql", "postgresql"),
+    ("postgres", "postgresql"),
+    ("mongodb", "mongodb"),
+    ("mysql", "mysql"),
+    ("dynamodb", "dynamodb"),
+    ("s3", "s3"),
+    ("azure-tables", "azure-tables"),
+    ("firestore", "firestore"),
+];
+
+fn compiled() -> Vec<Scheme> {
+    #[allow(unused_mut)]
+    let mut schemes: Vec<Scheme> = Vec::new();
+    #[cfg(feature = "memory")]
+    schemes.push(Scheme {
+        name: key_value_memory::MemoryConfig::SCHEME,
+        open: |url| Ok(Arc::new(key_value_memory::MemoryConfig::from_url(url)?.build())),
+    });
+    #[cfg(feature = "simple")]
+    schemes.push(Scheme {
+        name: key_value_simple::SimpleStore::SCHEME,
+        open: |url| Ok(Arc::new(key_value_simple::SimpleStore::from_url(url)?)),
+    });
+    #[cfg(feature = "null")]
+    schemes.push(Scheme {
+        name: key_value_null::NullStore::SCHEME,
+        open: |url| Ok(Arc::new(key_value_null::NullStore::from_url(url)?)),
+    });
+    #[cfg(feature = "disk")]
+    schemes.push(Scheme {
+        name: key_value_disk::DiskConfig::SCHEME,
+        open: |url| Ok(Arc::new(key_value_disk::DiskConfig::from_url(url)?.open()?)),
+    });
+    #[cfg(feature = "disk")]
+    schemes.push(Scheme {
+        name: key_value_disk::MultiDiskConfig::SCHEME,
+        open: |url| Ok(Arc::new(key_value_disk::MultiDiskConfig::from_url(url)?.open()?)),
+    });
+    #[cfg(feature = "filetree")]
+    schemes.push(Scheme {
+        name: key_value_filetree::FileTreeConfig::SCHEME,
+        open: |url| Ok(Arc::new(key_value_filetree::FileTreeConfig::from_url(url)?.open()?)),
+    });
+    schemes
+}
+
+/// The URL schemes this build can open.
+///
+/// ```
+/// assert!(key_value::schemes().contains(&"memory"));
+/// ```
+pub fn schemes() -> Vec<&'static str> {
+    compiled().iter().map(|s| s.name).collect()
+}
+
+/// Opens the store a URL names, as a [`SharedStore`].
+///
+/// An unknown scheme, or one whose Cargo feature is not compiled in, is an
+/// [`ErrorKind::Config`] error that lists the schemes available.
+///
+/// ```
+/// use key_value::prelude::*;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<()> {
+/// let store = key_value::open("memory://?default_collection=users")?;
+/// store.put("user:1", object!({"name": "Alice"})).await?;
+/// assert_eq!(store.get("user:1").collection("users").await?, Some(object!({"name": "Alice"})));
+///
+/// let err = key_value::open("carrier-pigeon://loft").err().expect("unknown scheme");
+/// assert_eq!(err.kind(), ErrorKind::Config);
+/// assert!(err.to_string().contains("memory"));
+/// # Ok(())
+/// # }
+/// ```
+pub fn open(url: &str) -> Result<SharedStore> {
+    let parsed = StoreUrl::parse(url)?;
+    let scheme = parsed.scheme();
+    let available = compiled();
+    if let Some(s) = available.iter().find(|s| s.name == scheme) {
+        return (s.open)(&parsed);
+    }
+    let names: Vec<&str> = available.iter().map(|s| s.name).collect();
+    let message = match PLANNED.iter().find(|(name, _)| *name == scheme) {
+        Some((_, feature)) => format!(
+            "the {scheme}:// store is not compiled in: enable the `{feature}` feature of the key-value crate (available here: {})",
+            names.join(", ")
+        ),
+        None => format!(
+            "unknown store scheme `{scheme}` (available here: {})",
+            names.join(", ")
+        ),
+    };
+    Err(Error::new(ErrorKind::Config, message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_compiled_scheme_is_planned() {
+        for s in schemes() {
+            assert!(PLANNED.iter().any(|(name, _)| *name == s), "{s}");
+        }
+    }
+
+    #[test]
+    fn missing_feature_names_the_feature() {
+        let err = open("redis://127.0.0.1:1").err().map(|e| e.to_string());
+        assert!(
+            err.as_deref().is_some_and(|e| e.contains("`redis` feature")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn bad_options_are_config_errors() {
+        let err = open("memory://?max_entries_per_colection=3").err();
+        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Config));
+        let err = open("memory://?max_entries_per_collection=many").err();
+        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Config));
+        let err = open("not a url").err();
+        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Config));
+    }
+}
