@@ -46,9 +46,7 @@ pub async fn copy(
         source.collections().await.map_err(|e| {
             Error::new(
                 e.kind(),
-                format!(
-                    "cannot list the source's collections ({e}); name them with --collection"
-                ),
+                format!("cannot list the source's collections ({e}); name them with --collection"),
             )
         })?
     } else {

@@ -67,8 +67,8 @@ enum Command {
         target: KeyArgs,
         /// The value, a JSON object.
         value: Option<String>,
-        /// Time to live in seconds.
-        #[arg(long)]
+        /// Time to live in seconds (positive; fractions allowed).
+        #[arg(long, allow_negative_numbers = true)]
         ttl: Option<f64>,
     },
     /// Delete a key; prints whether it existed.
@@ -168,7 +168,10 @@ fn read_value(arg: Option<String>) -> Result<Object> {
         None | Some("-") => {
             let mut text = String::new();
             std::io::stdin().read_to_string(&mut text).map_err(|e| {
-                Error::new(ErrorKind::InvalidArgument, format!("cannot read stdin: {e}"))
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("cannot read stdin: {e}"),
+                )
             })?;
             text
         }
@@ -217,7 +220,10 @@ async fn run(cli: Cli) -> Result<Outcome> {
 async fn run_on(store: &SharedStore, command: Command, pretty: bool) -> Result<Outcome> {
     match command {
         Command::Get(KeyArgs { key, collection }) => {
-            let c = store.info().resolve_collection(collection.as_deref()).to_string();
+            let c = store
+                .info()
+                .resolve_collection(collection.as_deref())
+                .to_string();
             match store.get(&key).collection(&c).await? {
                 Some(value) => {
                     print_json(&serde_json::Value::Object(value), pretty);
@@ -235,18 +241,27 @@ async fn run_on(store: &SharedStore, command: Command, pretty: bool) -> Result<O
             ttl,
         } => {
             let value = read_value(value)?;
-            let c = store.info().resolve_collection(collection.as_deref()).to_string();
+            let c = store
+                .info()
+                .resolve_collection(collection.as_deref())
+                .to_string();
             store.put(&key, value).collection(&c).ttl_opt(ttl).await?;
             Ok(Outcome::Done)
         }
         Command::Delete(KeyArgs { key, collection }) => {
-            let c = store.info().resolve_collection(collection.as_deref()).to_string();
+            let c = store
+                .info()
+                .resolve_collection(collection.as_deref())
+                .to_string();
             let deleted = store.delete(&key).collection(&c).await?;
             println!("{deleted}");
             Ok(Outcome::Done)
         }
         Command::Ttl(KeyArgs { key, collection }) => {
-            let c = store.info().resolve_collection(collection.as_deref()).to_string();
+            let c = store
+                .info()
+                .resolve_collection(collection.as_deref())
+                .to_string();
             match store.ttl(&key).collection(&c).await? {
                 Some((value, ttl)) => {
                     let ttl = ttl.map(|d: Duration| d.as_secs_f64());
@@ -260,7 +275,10 @@ async fn run_on(store: &SharedStore, command: Command, pretty: bool) -> Result<O
             }
         }
         Command::Keys { collection, limit } => {
-            let c = store.info().resolve_collection(collection.as_deref()).to_string();
+            let c = store
+                .info()
+                .resolve_collection(collection.as_deref())
+                .to_string();
             let mut request = store.keys().collection(&c);
             if let Some(limit) = limit {
                 request = request.limit(limit);

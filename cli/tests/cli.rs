@@ -57,7 +57,15 @@ fn put_get_ttl_delete_on_the_default_disk_store() {
     let h = home.path();
     ok(kv(
         h,
-        &["put", "user:1", r#"{"name": "Alice", "age": 30}"#, "-c", "users", "--ttl", "3600"],
+        &[
+            "put",
+            "user:1",
+            r#"{"name": "Alice", "age": 30}"#,
+            "-c",
+            "users",
+            "--ttl",
+            "3600",
+        ],
     ));
     // The default store is a DiskStore in the platform data directory.
     assert!(h.join("data/key-value/cache.db").exists());
@@ -73,13 +81,23 @@ fn put_get_ttl_delete_on_the_default_disk_store() {
 
     assert_eq!(ok(kv(h, &["keys", "-c", "users"])).trim(), "user:1");
     assert_eq!(ok(kv(h, &["collections"])).trim(), "users");
-    assert_eq!(ok(kv(h, &["delete", "user:1", "-c", "users"])).trim(), "true");
-    assert_eq!(ok(kv(h, &["delete", "user:1", "-c", "users"])).trim(), "false");
+    assert_eq!(
+        ok(kv(h, &["delete", "user:1", "-c", "users"])).trim(),
+        "true"
+    );
+    assert_eq!(
+        ok(kv(h, &["delete", "user:1", "-c", "users"])).trim(),
+        "false"
+    );
 
     let missing = kv(h, &["get", "user:1", "-c", "users"]);
     assert_eq!(missing.status, 1);
     assert!(missing.stdout.is_empty());
-    assert!(missing.stderr.contains("no key 'user:1'"), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("no key 'user:1'"),
+        "{}",
+        missing.stderr
+    );
 }
 
 #[test]
@@ -113,8 +131,15 @@ fn kv_store_variable_selects_the_store() {
         .env("HOME", h)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(dir.join("things").is_dir(), "MultiDisk made a directory per collection");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        dir.join("things").is_dir(),
+        "MultiDisk made a directory per collection"
+    );
 }
 
 #[test]
@@ -125,13 +150,24 @@ fn errors_are_one_line_and_exit_2() {
         (vec!["put", "k", "[1, 2]"], "must be a JSON object"),
         (vec!["put", "k", "{not json"], "not valid JSON"),
         (vec!["put", "k", "{}", "--ttl", "-1"], "invalid TTL"),
-        (vec!["--store", "nope://x", "get", "k"], "unknown store scheme `nope`"),
+        (
+            vec!["--store", "nope://x", "get", "k"],
+            "unknown store scheme `nope`",
+        ),
         (vec!["--store", "null://", "keys"], "unsupported"),
-        (vec!["--store", "redis://127.0.0.1:1", "get", "k"], "`redis` feature"),
+        (
+            vec!["--store", "redis://127.0.0.1:1", "get", "k"],
+            "`redis` feature",
+        ),
     ] {
         let run = kv(h, &args);
         assert_eq!(run.status, 2, "{args:?}: {}", run.stderr);
-        assert_eq!(run.stderr.trim().lines().count(), 1, "{args:?}: {}", run.stderr);
+        assert_eq!(
+            run.stderr.trim().lines().count(),
+            1,
+            "{args:?}: {}",
+            run.stderr
+        );
         assert!(run.stderr.starts_with("kv: "), "{}", run.stderr);
         assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
     }
@@ -153,10 +189,39 @@ fn copy_between_different_stores_keeps_ttls_skips_expired_and_can_rerun() {
     let to = format!("filetree://{}", h.join("dst").display());
     for i in 0..30 {
         let key = format!("user:{i}");
-        ok(kv(h, &["--store", &from, "put", &key, &format!("{{\"i\": {i}}}"), "-c", "users", "--ttl", "600"]));
+        ok(kv(
+            h,
+            &[
+                "--store",
+                &from,
+                "put",
+                &key,
+                &format!("{{\"i\": {i}}}"),
+                "-c",
+                "users",
+                "--ttl",
+                "600",
+            ],
+        ));
     }
-    ok(kv(h, &["--store", &from, "put", "cfg", "{\"v\": true}", "-c", "settings"]));
-    ok(kv(h, &["--store", &from, "put", "short", "{}", "-c", "settings", "--ttl", "0.3"]));
+    ok(kv(
+        h,
+        &[
+            "--store",
+            &from,
+            "put",
+            "cfg",
+            "{\"v\": true}",
+            "-c",
+            "settings",
+        ],
+    ));
+    ok(kv(
+        h,
+        &[
+            "--store", &from, "put", "short", "{}", "-c", "settings", "--ttl", "0.3",
+        ],
+    ));
     std::thread::sleep(std::time::Duration::from_millis(400));
 
     let run = kv(h, &["copy", "--from", &from, "--to", &to]);
@@ -170,24 +235,49 @@ fn copy_between_different_stores_keeps_ttls_skips_expired_and_can_rerun() {
         .collect();
     cols.sort();
     assert_eq!(cols, ["settings", "users"]);
-    assert_eq!(ok(kv(h, &["--store", &to, "keys", "-c", "users"])).lines().count(), 30);
+    assert_eq!(
+        ok(kv(h, &["--store", &to, "keys", "-c", "users"]))
+            .lines()
+            .count(),
+        30
+    );
     assert_eq!(
         ok(kv(h, &["--store", &to, "get", "user:7", "-c", "users"])).trim(),
         r#"{"i":7}"#
     );
-    let ttl: serde_json::Value =
-        serde_json::from_str(&ok(kv(h, &["--store", &to, "ttl", "user:7", "-c", "users"]))).unwrap();
+    let ttl: serde_json::Value = serde_json::from_str(&ok(kv(
+        h,
+        &["--store", &to, "ttl", "user:7", "-c", "users"],
+    )))
+    .unwrap();
     let left = ttl["ttl"].as_f64().unwrap();
-    assert!((500.0..=600.0).contains(&left), "remaining TTL carried over: {left}");
-    let ttl: serde_json::Value =
-        serde_json::from_str(&ok(kv(h, &["--store", &to, "ttl", "cfg", "-c", "settings"]))).unwrap();
+    assert!(
+        (500.0..=600.0).contains(&left),
+        "remaining TTL carried over: {left}"
+    );
+    let ttl: serde_json::Value = serde_json::from_str(&ok(kv(
+        h,
+        &["--store", &to, "ttl", "cfg", "-c", "settings"],
+    )))
+    .unwrap();
     assert!(ttl["ttl"].is_null());
-    assert_eq!(kv(h, &["--store", &to, "get", "short", "-c", "settings"]).status, 1);
+    assert_eq!(
+        kv(h, &["--store", &to, "get", "short", "-c", "settings"]).status,
+        1
+    );
 
     // Running it again overwrites with the same content.
-    let again = ok(kv(h, &["copy", "--from", &from, "--to", &to, "-c", "users"]));
+    let again = ok(kv(
+        h,
+        &["copy", "--from", &from, "--to", &to, "-c", "users"],
+    ));
     assert!(again.starts_with("copied 30, skipped 0"), "{again}");
-    assert_eq!(ok(kv(h, &["--store", &to, "keys", "-c", "users"])).lines().count(), 30);
+    assert_eq!(
+        ok(kv(h, &["--store", &to, "keys", "-c", "users"]))
+            .lines()
+            .count(),
+        30
+    );
 }
 
 #[test]
@@ -202,6 +292,11 @@ fn copy_reports_entries_the_destination_refuses() {
     let to = format!("filetree://{}", h.join("dst").display());
     let run = kv(h, &["copy", "--from", &src, "--to", &to]);
     assert_eq!(run.status, 2, "{}", run.stderr);
-    assert!(run.stdout.contains("copied 1, skipped 0 (expired), failed 1"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("copied 1, skipped 0 (expired), failed 1"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stderr.contains("key 'a/b'"), "{}", run.stderr);
 }

@@ -86,7 +86,10 @@ impl StoreUrl {
             Some(".") => format!(".{path}"),
             Some("~") => {
                 let home = std::env::var_os("HOME").ok_or_else(|| {
-                    Error::new(ErrorKind::Config, "`~` in a store URL needs $HOME to be set")
+                    Error::new(
+                        ErrorKind::Config,
+                        "`~` in a store URL needs $HOME to be set",
+                    )
                 })?;
                 return Ok(PathBuf::from(home).join(path.trim_start_matches('/')));
             }

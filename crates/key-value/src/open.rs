@@ -52,7 +52,11 @@ fn compiled() -> Vec<Scheme> {
     #[cfg(feature = "memory")]
     schemes.push(Scheme {
         name: key_value_memory::MemoryConfig::SCHEME,
-        open: |url| Ok(Arc::new(key_value_memory::MemoryConfig::from_url(url)?.build())),
+        open: |url| {
+            Ok(Arc::new(
+                key_value_memory::MemoryConfig::from_url(url)?.build(),
+            ))
+        },
     });
     #[cfg(feature = "simple")]
     schemes.push(Scheme {
@@ -72,12 +76,20 @@ fn compiled() -> Vec<Scheme> {
     #[cfg(feature = "disk")]
     schemes.push(Scheme {
         name: key_value_disk::MultiDiskConfig::SCHEME,
-        open: |url| Ok(Arc::new(key_value_disk::MultiDiskConfig::from_url(url)?.open()?)),
+        open: |url| {
+            Ok(Arc::new(
+                key_value_disk::MultiDiskConfig::from_url(url)?.open()?,
+            ))
+        },
     });
     #[cfg(feature = "filetree")]
     schemes.push(Scheme {
         name: key_value_filetree::FileTreeConfig::SCHEME,
-        open: |url| Ok(Arc::new(key_value_filetree::FileTreeConfig::from_url(url)?.open()?)),
+        open: |url| {
+            Ok(Arc::new(
+                key_value_filetree::FileTreeConfig::from_url(url)?.open()?,
+            ))
+        },
     });
     schemes
 }
@@ -147,7 +159,8 @@ mod tests {
     fn missing_feature_names_the_feature() {
         let err = open("redis://127.0.0.1:1").err().map(|e| e.to_string());
         assert!(
-            err.as_deref().is_some_and(|e| e.contains("`redis` feature")),
+            err.as_deref()
+                .is_some_and(|e| e.contains("`redis` feature")),
             "{err:?}"
         );
     }

@@ -8,6 +8,7 @@
 //! checking anything (run `export KV_PYTHON="$(scripts/python-venv)"` to run them); in CI
 //! (`CI` set) that is a failure, never a silent pass.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -28,7 +29,10 @@ pub fn python(test: &str) -> Option<PathBuf> {
                 std::env::var_os("CI").is_none(),
                 "{test}: {why}; CI must run the py-key-value interop tests (scripts/test sets it)"
             );
-            eprintln!(
+            // Straight to the process's stderr: `eprintln!` is captured by the test harness and
+            // hidden for passing tests, and this must be seen.
+            let _ = writeln!(
+                std::io::stderr(),
                 "{test}: NOT RUN: {why} (export KV_PYTHON=\"$(scripts/python-venv)\" to run it)"
             );
             None

@@ -34,8 +34,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use key_value_core::entry::{ManagedEntry, Object};
 use key_value_core::config::StoreUrl;
+use key_value_core::entry::{ManagedEntry, Object};
 use key_value_core::setup::CloseFlag;
 use key_value_core::{Capabilities, Clock, KeyValue, Result, Stability, StoreInfo, Timestamp};
 use lru::LruCache;

@@ -19,8 +19,8 @@
 //! # }).unwrap();
 //! ```
 
-use key_value_core::entry::ManagedEntry;
 use key_value_core::config::StoreUrl;
+use key_value_core::entry::ManagedEntry;
 use key_value_core::setup::CloseFlag;
 use key_value_core::{Capabilities, Clock, KeyValue, Result, Stability, StoreInfo};
 

@@ -25,8 +25,8 @@
 
 use std::num::NonZeroUsize;
 
-use key_value_core::entry::{Envelope, ManagedEntry};
 use key_value_core::config::StoreUrl;
+use key_value_core::entry::{Envelope, ManagedEntry};
 use key_value_core::setup::CloseFlag;
 use key_value_core::{Capabilities, Clock, KeyValue, Result, Stability, StoreInfo};
 use lru::LruCache;
