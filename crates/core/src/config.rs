@@ -4,7 +4,7 @@
 //! (OpenDAL's pattern): `DiskConfig::from_url(&url)?.open()?` and
 //! `DiskConfig::new(dir).max_size(1 << 30).open()?` are the same code path. [`StoreUrl`] gives
 //! those configs typed access to the URL's parts and options, with
-//! [`ErrorKind::Config`](crate::ErrorKind::Config) errors that name the bad option, and rejects
+//! [`ErrorKind::Config`] errors that name the bad option, and rejects
 //! options the store does not know so a typo is not silently ignored.
 //!
 //! ```
