@@ -300,3 +300,47 @@ fn copy_reports_entries_the_destination_refuses() {
     );
     assert!(run.stderr.contains("key 'a/b'"), "{}", run.stderr);
 }
+
+#[test]
+fn copy_shows_progress_on_a_terminal_and_stays_quiet_when_piped() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let from = format!("disk://{}", h.join("src").display());
+    for i in 0..20 {
+        ok(kv(
+            h,
+            &["--store", &from, "put", &format!("k{i}"), "{}", "-c", "c"],
+        ));
+    }
+    let piped = kv(h, &["copy", "--from", &from, "--to", "memory://"]);
+    assert_eq!(piped.status, 0, "{}", piped.stderr);
+    assert!(
+        piped.stderr.is_empty(),
+        "no progress bar when piped: {:?}",
+        piped.stderr
+    );
+    assert_eq!(
+        piped.stdout.trim(),
+        "copied 20, skipped 0 (expired), failed 0"
+    );
+
+    // `script` (util-linux, part of every Debian system) gives the command a terminal.
+    let to = format!("filetree://{}", h.join("dst").display());
+    let command = format!("{} copy --from {from} --to {to}", env!("CARGO_BIN_EXE_kv"));
+    let tty = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("HOME", h)
+        .env_remove("KV_STORE")
+        .output()
+        .expect("`script` runs the command on a pseudo-terminal");
+    let screen = String::from_utf8_lossy(&tty.stdout);
+    assert!(tty.status.success(), "{screen}");
+    assert!(
+        screen.contains("20/20 entries"),
+        "progress bar drawn: {screen:?}"
+    );
+    assert!(
+        screen.contains("copied 20, skipped 0 (expired), failed 0"),
+        "{screen:?}"
+    );
+}
