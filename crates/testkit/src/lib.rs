@@ -58,6 +58,7 @@ use key_value_core::{Clock, KeyValue, ManualClock};
 pub mod cases;
 pub mod golden;
 pub mod python;
+pub mod service;
 pub mod suite;
 
 /// What the suite hands a store factory: the clock to use and a namespace unique to the test.
