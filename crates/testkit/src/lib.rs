@@ -58,6 +58,7 @@ use key_value_core::{Clock, KeyValue, ManualClock};
 pub mod cases;
 pub mod golden;
 pub mod python;
+pub mod faulty;
 pub mod service;
 pub mod suite;
 
