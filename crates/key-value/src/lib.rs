@@ -65,6 +65,10 @@
 //! | `null` (default) | [`stores::null`] | `NullStore` | N/A |
 //! | `disk` (default) | [`stores::disk`] | `DiskStore`, `MultiDiskStore` | Stable |
 //! | `filetree` (default) | [`stores::filetree`] | `FileTreeStore` | Stable |
+//! | `memcached` | `stores::memcached` | `MemcachedStore` | Unstable |
+//! | `redis` | `stores::redis` | `RedisStore` (standalone or cluster, TLS, mutual TLS) | Stable |
+//! | `valkey` | `stores::valkey` | `ValkeyStore` (standalone or cluster) | Stable |
+//! | `mongodb` | `stores::mongodb` | `MongoDbStore` | Unstable |
 //!
 //! Any of them can also be opened from a URL with [`open`]: `key_value::open("disk:///var/cache/app")`.
 
@@ -104,5 +108,29 @@ pub mod stores {
     #[cfg(feature = "filetree")]
     pub mod filetree {
         pub use key_value_filetree::*;
+    }
+
+    /// A memcached server, in py-key-value's `MemcachedStore` layout.
+    #[cfg(feature = "memcached")]
+    pub mod memcached {
+        pub use key_value_memcached::*;
+    }
+
+    /// A Redis server or cluster, in py-key-value's `RedisStore` layout.
+    #[cfg(feature = "redis")]
+    pub mod redis {
+        pub use key_value_redis::*;
+    }
+
+    /// A Valkey server or cluster, in py-key-value's Redis layout.
+    #[cfg(feature = "valkey")]
+    pub mod valkey {
+        pub use key_value_valkey::*;
+    }
+
+    /// A MongoDB database, in py-key-value's `MongoDBStore` layout.
+    #[cfg(feature = "mongodb")]
+    pub mod mongodb {
+        pub use key_value_mongodb::*;
     }
 }

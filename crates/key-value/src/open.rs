@@ -8,6 +8,11 @@
 //! | `disk:///path?max_size=BYTES` | `DiskStore` | `disk` |
 //! | `multidisk:///path` | `MultiDiskStore` | `disk` |
 //! | `filetree:///path?sanitize=v1` | `FileTreeStore` | `filetree` |
+//! | `memcached://host:port?prefix=P&pool_size=N&sanitize=v1&allow_flush=true` | `MemcachedStore` | `memcached` |
+//! | `redis://[user:pw@]host:port/db?key_prefix=P&cluster=true&nodes=h:p,...` | `RedisStore` | `redis` |
+//! | `rediss://host:port?tls_ca=CA.pem&tls_cert=C.pem&tls_key=K.pem&tls_insecure=false` | `RedisStore` (TLS) | `redis` |
+//! | `valkey://host:port?cluster=true&nodes=h:p,...` | `ValkeyStore` | `valkey` |
+//! | `mongodb://[user:pw@]host:port/?db=D&sanitize=v1&<driver options>` | `MongoDbStore` | `mongodb` |
 //!
 //! Each store's options are those of its config struct (`DiskConfig::from_url`, ...): one code
 //! path for URLs and builders. Unknown options are errors, so a typo is never silently ignored.
@@ -91,6 +96,51 @@ fn compiled() -> Vec<Scheme> {
             ))
         },
     });
+    #[cfg(feature = "memcached")]
+    schemes.push(Scheme {
+        name: key_value_memcached::MemcachedConfig::SCHEME,
+        open: |url| {
+            Ok(Arc::new(
+                key_value_memcached::MemcachedConfig::from_url(url)?.open()?,
+            ))
+        },
+    });
+    #[cfg(feature = "redis")]
+    schemes.push(Scheme {
+        name: key_value_redis::RedisConfig::SCHEME,
+        open: |url| {
+            Ok(Arc::new(
+                key_value_redis::RedisConfig::from_url(url)?.open()?,
+            ))
+        },
+    });
+    #[cfg(feature = "redis")]
+    schemes.push(Scheme {
+        name: key_value_redis::RedisConfig::TLS_SCHEME,
+        open: |url| {
+            Ok(Arc::new(
+                key_value_redis::RedisConfig::from_url(url)?.open()?,
+            ))
+        },
+    });
+    #[cfg(feature = "valkey")]
+    schemes.push(Scheme {
+        name: key_value_valkey::ValkeyConfig::SCHEME,
+        open: |url| {
+            Ok(Arc::new(
+                key_value_valkey::ValkeyConfig::from_url(url)?.open()?,
+            ))
+        },
+    });
+    #[cfg(feature = "mongodb")]
+    schemes.push(Scheme {
+        name: key_value_mongodb::MongoDbConfig::SCHEME,
+        open: |url| {
+            Ok(Arc::new(
+                key_value_mongodb::MongoDbConfig::from_url(url)?.open()?,
+            ))
+        },
+    });
     schemes
 }
 
@@ -155,6 +205,30 @@ mod tests {
         }
     }
 
+    #[cfg(all(feature = "redis", feature = "valkey"))]
+    #[test]
+    fn redis_and_valkey_open_without_a_runtime_or_a_server() {
+        use key_value_core::DynKeyValue;
+        for (url, name) in [
+            ("redis://127.0.0.1:1/2?key_prefix=app:", "RedisStore"),
+            ("rediss://127.0.0.1:1?tls_insecure=true", "RedisStore"),
+            (
+                "valkey://127.0.0.1:1?cluster=true&nodes=127.0.0.1:2",
+                "ValkeyStore",
+            ),
+        ] {
+            let store = open(url);
+            assert!(
+                store.as_ref().is_ok_and(|s| s.dyn_info().name() == name),
+                "{url}: {:?}",
+                store.err()
+            );
+        }
+        let err = open("redis://127.0.0.1:1?key_prefx=a").err();
+        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Config));
+    }
+
+    #[cfg(not(feature = "redis"))]
     #[test]
     fn missing_feature_names_the_feature() {
         let err = open("redis://127.0.0.1:1").err().map(|e| e.to_string());
@@ -172,6 +246,38 @@ mod tests {
         let err = open("memory://?max_entries_per_collection=many").err();
         assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Config));
         let err = open("not a url").err();
+        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Config));
+    }
+
+    #[cfg(feature = "memcached")]
+    #[test]
+    fn memcached_opens_without_a_runtime_or_a_server() {
+        use key_value_core::DynKeyValue;
+        let store = open("memcached://127.0.0.1:1?prefix=app:&pool_size=2&sanitize=v1");
+        assert!(
+            store
+                .as_ref()
+                .is_ok_and(|s| s.dyn_info().name() == "MemcachedStore"),
+            "{:?}",
+            store.err()
+        );
+        let err = open("memcached://127.0.0.1:1?pool_sise=2").err();
+        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Config));
+    }
+
+    #[cfg(feature = "mongodb")]
+    #[test]
+    fn mongodb_opens_without_a_runtime_or_a_server() {
+        use key_value_core::DynKeyValue;
+        let store = open("mongodb://user:pw@127.0.0.1:1/?db=app&sanitize=v1&authSource=admin");
+        assert!(
+            store
+                .as_ref()
+                .is_ok_and(|s| s.dyn_info().name() == "MongoDBStore"),
+            "{:?}",
+            store.err()
+        );
+        let err = open("mongodb://127.0.0.1:1/?db=a.b").err();
         assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Config));
     }
 }

@@ -157,10 +157,18 @@ pub fn run<Fut: Future<Output = ()>>(test: Fut) {
 ///
 /// Invoke it inside a module to run the suite more than once in one crate (for instance a
 /// bounded and an unbounded configuration).
+///
+/// A store that needs a server names the variable its start script sets:
+/// `conformance_suite!(factory, requires = "KV_REDIS_URL")`. Each test then checks it first
+/// with [`service::service_env`]: outside CI a missing server means "NOT RUN" on stderr, in CI
+/// a failure.
 #[macro_export]
 macro_rules! conformance_suite {
     ($factory:expr) => {
-        $crate::__conformance_tests! { $factory;
+        $crate::conformance_suite!($factory, requires = "");
+    };
+    ($factory:expr, requires = $var:expr) => {
+        $crate::__conformance_tests! { $factory; $var;
             store_declares_itself,
             empty_get, empty_put, empty_ttl,
             put_non_object_is_serialization_error,
@@ -211,10 +219,16 @@ macro_rules! conformance_suite {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __conformance_tests {
-    ($factory:expr; $($name:ident),* $(,)?) => {
+    ($factory:expr; $var:expr; $($name:ident),* $(,)?) => {
         $(
             #[test]
             fn $name() {
+                let var: &str = $var;
+                if !var.is_empty()
+                    && $crate::service::service_env(var, stringify!($name)).is_none()
+                {
+                    return;
+                }
                 $crate::run($crate::suite::$name($factory));
             }
         )*
