@@ -77,6 +77,10 @@ pub struct Capabilities {
     /// The longest key accepted, in characters; longer keys are
     /// [`InvalidKey`](crate::ErrorKind::InvalidKey) errors.
     pub max_key_length: Option<usize>,
+    /// The backend refuses some collection names (MongoDB: `$`, a `system.` prefix, NUL), and
+    /// the store reports them as [`InvalidCollection`](crate::ErrorKind::InvalidCollection)
+    /// errors before sending anything. A sanitization strategy usually lifts this.
+    pub restricted_collection_names: bool,
     /// The longest collection name accepted, in characters; longer ones are
     /// [`InvalidCollection`](crate::ErrorKind::InvalidCollection) errors.
     pub max_collection_length: Option<usize>,

@@ -56,9 +56,9 @@ use std::time::Duration;
 use key_value_core::{Clock, KeyValue, ManualClock};
 
 pub mod cases;
+pub mod faulty;
 pub mod golden;
 pub mod python;
-pub mod faulty;
 pub mod service;
 pub mod suite;
 

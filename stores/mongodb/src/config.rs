@@ -25,12 +25,7 @@ pub const DEFAULT_SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The options of a `mongodb://` URL that are the store's, not the driver's; they are removed
 /// before the rest goes to the driver.
-const STORE_OPTIONS: &[&str] = &[
-    "db",
-    "sanitize",
-    "default_collection",
-    "unique_key_index",
-];
+const STORE_OPTIONS: &[&str] = &["db", "sanitize", "default_collection", "unique_key_index"];
 
 /// Where the store's client comes from.
 #[derive(Clone)]
@@ -149,30 +144,72 @@ impl MongoDbConfig {
                 ),
             ));
         }
-        let raw = url.as_url();
-        let mut driver_url = raw.clone();
-        let kept: Vec<(String, String)> = raw
-            .query_pairs()
-            .filter(|(k, _)| !STORE_OPTIONS.contains(&k.as_ref()))
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        if kept.is_empty() {
-            driver_url.set_query(None);
-        } else {
-            driver_url
-                .query_pairs_mut()
-                .clear()
-                .extend_pairs(kept.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        MongoDbConfig::parse(url.as_url().as_str())
+    }
+
+    /// Parses a MongoDB connection string with the store's options, like
+    /// [`from_url`](Self::from_url), but also those a generic URL parser refuses, such as
+    /// several hosts (`mongodb://h1:27017,h2:27017/?replicaSet=rs0&db=cache`).
+    pub fn parse(text: &str) -> Result<Self> {
+        let Some((scheme, rest)) = text.split_once("://") else {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("invalid MongoDB URL {}: no scheme", redact_uri(text)),
+            ));
+        };
+        if scheme != Self::SCHEME && scheme != Self::SRV_SCHEME {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "expected a {}:// or {}:// URL, got {scheme}://",
+                    Self::SCHEME,
+                    Self::SRV_SCHEME
+                ),
+            ));
         }
-        let mut c = MongoDbConfig::new(driver_url.as_str());
-        let path = url.path();
-        let path_db = path.trim_start_matches('/');
-        if let Some(db) = url.option::<String>("db")? {
+        let (before_query, query) = match rest.split_once('?') {
+            Some((b, q)) => (b, q),
+            None => (rest, ""),
+        };
+        // The path (after the hosts, which may hold `@` in credentials) is the database.
+        let after_at = before_query
+            .rsplit_once('@')
+            .map_or(before_query, |(_, h)| h);
+        let path_db = after_at.split_once('/').map_or("", |(_, p)| p);
+        let path_db =
+            url::form_urlencoded::parse(format!("x={}", path_db.replace('+', "%2B")).as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+        let mut ours: Vec<(String, String)> = Vec::new();
+        let mut kept = url::form_urlencoded::Serializer::new(String::new());
+        let mut any_kept = false;
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            if STORE_OPTIONS.contains(&k.as_ref()) {
+                ours.push((k.into_owned(), v.into_owned()));
+            } else {
+                kept.append_pair(&k, &v);
+                any_kept = true;
+            }
+        }
+        let driver_uri = if any_kept {
+            format!("{scheme}://{before_query}?{}", kept.finish())
+        } else {
+            format!("{scheme}://{before_query}")
+        };
+        let option = |name: &str| {
+            ours.iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        let mut c = MongoDbConfig::new(driver_uri);
+        if let Some(db) = option("db") {
             c.database = db;
         } else if !path_db.is_empty() {
-            c.database = path_db.to_string();
+            c.database = path_db;
         }
-        if let Some(s) = url.option::<String>("sanitize")? {
+        if let Some(s) = option("sanitize") {
             c.sanitization = match s.as_str() {
                 "none" | "passthrough" => CollectionSanitization::Passthrough,
                 "v1" => CollectionSanitization::V1,
@@ -186,13 +223,23 @@ impl MongoDbConfig {
                 }
             };
         }
-        c.default_collection = url.option::<String>("default_collection")?;
-        if let Some(b) = url.flag("unique_key_index")? {
-            c.unique_key_index = b;
+        c.default_collection = option("default_collection");
+        if let Some(b) = option("unique_key_index") {
+            c.unique_key_index = match b.as_str() {
+                "true" | "1" | "yes" | "on" | "" => true,
+                "false" | "0" | "no" | "off" => false,
+                other => {
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        format!(
+                            "invalid value {other:?} for option `unique_key_index`: expected true or false"
+                        ),
+                    ));
+                }
+            };
         }
         Ok(c)
     }
-
     /// The database the store uses (default `kv-store-adapter`, py-key-value's `db_name`).
     /// [`destroy`](key_value_core::KeyValue::destroy) drops exactly this database.
     pub fn database(mut self, name: impl Into<String>) -> Self {

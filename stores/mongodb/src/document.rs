@@ -2,22 +2,21 @@
 //! conversion, with pymongo's choice of BSON types.
 
 use key_value_core::entry::{ManagedEntry, Object};
+use key_value_core::serde_json::{Number, Value};
 use key_value_core::time::Timestamp;
 use key_value_core::{Error, ErrorKind, Result};
 use mongodb::bson::{Bson, DateTime, Decimal128, Document};
-use key_value_core::serde_json::{Number, Value};
 
-/// The document py-key-value 0.4.6 writes for `entry` under `key` in `collection`, with its
-/// field order: `key, version, value: {object}, collection, created_at, expires_at` (the
-/// server puts `_id` first). Dates are BSON dates (milliseconds, floored, as pymongo);
+/// The document py-key-value 0.4.6 writes for `entry` under `key` in `collection`, with the
+/// field order its upsert leaves: `key` (from the query), then the `$set` fields in the
+/// lexicographic order MongoDB applies them: `collection, created_at, expires_at, value:
+/// {object}, version` (the server puts `_id` first). Dates are BSON dates (milliseconds, floored, as pymongo);
 /// `expires_at` is absent without a TTL.
 pub fn entry_document(collection: &str, key: &str, entry: &ManagedEntry) -> Result<Document> {
     let mut value = Document::new();
     value.insert("object", object_to_bson(&entry.value)?);
     let mut doc = Document::new();
     doc.insert("key", key);
-    doc.insert("version", 1_i32);
-    doc.insert("value", value);
     doc.insert("collection", collection);
     if let Some(c) = entry.created_at {
         doc.insert("created_at", to_bson_date(c));
@@ -25,6 +24,8 @@ pub fn entry_document(collection: &str, key: &str, entry: &ManagedEntry) -> Resu
     if let Some(e) = entry.expires_at {
         doc.insert("expires_at", to_bson_date(e));
     }
+    doc.insert("value", value);
+    doc.insert("version", 1_i32);
     Ok(doc)
 }
 
@@ -149,9 +150,10 @@ fn bson_to_json(value: &Bson) -> Result<Value> {
         Bson::Boolean(b) => Value::Bool(*b),
         Bson::Int32(i) => Value::from(*i),
         Bson::Int64(i) => Value::from(*i),
-        Bson::Double(f) => Value::Number(Number::from_f64(*f).ok_or_else(|| {
-            deser(format!("the stored number {f} has no JSON form"))
-        })?),
+        Bson::Double(f) => Value::Number(
+            Number::from_f64(*f)
+                .ok_or_else(|| deser(format!("the stored number {f} has no JSON form")))?,
+        ),
         Bson::Decimal128(d) => {
             let text = d.to_string();
             if let Ok(u) = text.parse::<u64>() {
@@ -191,8 +193,13 @@ mod tests {
         let entry = ManagedEntry::new(object.clone(), Some(created), None);
         let doc = entry_document("c", "k", &entry).unwrap_or_default();
         let keys: Vec<&str> = doc.keys().map(String::as_str).collect();
-        assert_eq!(keys, ["key", "version", "value", "collection", "created_at"]);
-        let inner = doc.get_document("value").and_then(|v| v.get_document("object"));
+        assert_eq!(
+            keys,
+            ["key", "collection", "created_at", "value", "version"]
+        );
+        let inner = doc
+            .get_document("value")
+            .and_then(|v| v.get_document("object"));
         let inner = inner.cloned().unwrap_or_default();
         assert_eq!(inner.get("small"), Some(&Bson::Int32(1)));
         assert_eq!(inner.get("big"), Some(&Bson::Int64(5_000_000_000)));

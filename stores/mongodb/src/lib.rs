@@ -22,9 +22,9 @@
 //! - database `kv-store-adapter` ([`MongoDbConfig::database`]);
 //! - one MongoDB collection per collection, named as the collection (or its
 //!   [V1 sanitization](CollectionSanitization::V1), opt-in as in Python);
-//! - one document per key: `{_id: ObjectId, key, version: 1, value: {object: <value>},
-//!   collection: <collection as given>, created_at: <date>, expires_at: <date>}`, with
-//!   `expires_at` absent without a TTL. Integers are BSON `int32` when they fit, else `int64`,
+//! - one document per key: `{_id: ObjectId, key, collection: <collection as given>,
+//!   created_at: <date>, expires_at: <date>, value: {object: <value>}, version: 1}` (the field
+//!   order py-key-value's upsert leaves on MongoDB), with `expires_at` absent without a TTL. Integers are BSON `int32` when they fit, else `int64`,
 //!   as pymongo writes them; other numbers are `double`.
 //! - indexes `key_1` on `key` and `expires_at_1` on `expires_at` with `expireAfterSeconds: 0`
 //!   (MongoDB's TTL monitor then deletes expired documents), created at the first write to a
@@ -103,9 +103,7 @@ mod config;
 pub mod document;
 mod names;
 
-pub use config::{
-    DEFAULT_DATABASE, DEFAULT_SERVER_SELECTION_TIMEOUT, DEFAULT_URI, MongoDbConfig,
-};
+pub use config::{DEFAULT_DATABASE, DEFAULT_SERVER_SELECTION_TIMEOUT, DEFAULT_URI, MongoDbConfig};
 pub use mongodb;
 pub use names::{CollectionSanitization, MAX_DATABASE_BYTES, MAX_NAMESPACE_BYTES};
 
@@ -172,6 +170,7 @@ impl MongoDbStore {
             cull: true,
             persistent: true,
             max_collection_length: namer.is_passthrough().then(|| namer.max_collection_bytes()),
+            restricted_collection_names: namer.is_passthrough(),
             ..Capabilities::default()
         };
         let mut info = StoreInfo::new("MongoDBStore", Stability::Unstable)
@@ -345,7 +344,12 @@ impl MongoDbStore {
         Ok(())
     }
 
-    async fn replace_one(&self, coll: &Collection<Document>, key: &str, doc: Document) -> Result<()> {
+    async fn replace_one(
+        &self,
+        coll: &Collection<Document>,
+        key: &str,
+        doc: Document,
+    ) -> Result<()> {
         let mut retried = false;
         loop {
             match coll
@@ -590,8 +594,8 @@ impl KeyValue for MongoDbStore {
         // Every document is built and checked before anything is sent.
         let mut docs = Vec::with_capacity(keys.len());
         for (key, entry) in keys.iter().zip(&entries) {
-            let doc = document::entry_document(collection, key, entry)
-                .map_err(|e| e.with_key(*key))?;
+            let doc =
+                document::entry_document(collection, key, entry).map_err(|e| e.with_key(*key))?;
             let size = bson_size(&doc).map_err(|e| e.with_key(*key))?;
             if size > MAX_DOCUMENT_BYTES {
                 return Err(Error::new(
@@ -681,11 +685,7 @@ impl KeyValue for MongoDbStore {
     async fn destroy(&self) -> Result<bool> {
         self.closed.check()?;
         let existed = !self.mongo_collections().await?.is_empty();
-        self.db()
-            .await?
-            .drop()
-            .await
-            .map_err(|e| self.error(e))?;
+        self.db().await?.drop().await.map_err(|e| self.error(e))?;
         self.setup.forget_all();
         Ok(existed)
     }

@@ -131,9 +131,12 @@ pub(crate) fn mongo_rejects(name: &str, max_bytes: usize) -> Option<String> {
 
 /// Checks a database name: what MongoDB accepts on every platform.
 pub(crate) fn check_database_name(name: &str) -> Result<()> {
-    let bad = name
-        .chars()
-        .find(|c| matches!(c, '/' | '\\' | '.' | ' ' | '"' | '$' | '*' | '<' | '>' | ':' | '|' | '?' | '\0'));
+    let bad = name.chars().find(|c| {
+        matches!(
+            c,
+            '/' | '\\' | '.' | ' ' | '"' | '$' | '*' | '<' | '>' | ':' | '|' | '?' | '\0'
+        )
+    });
     let why = if name.is_empty() {
         Some("it is empty".to_string())
     } else if let Some(c) = bad {
