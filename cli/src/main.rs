@@ -30,7 +30,9 @@ Examples:
   kv copy --from disk:///var/cache/app --to filetree:///tmp/inspect
   KV_STORE=filetree:///tmp/inspect kv keys --collection users
 
-Stores: memory://, simple://, null://, disk:///DIR, multidisk:///DIR, filetree:///DIR";
+Stores: memory://, simple://, null://, disk:///DIR, multidisk:///DIR, filetree:///DIR,
+        redis://HOST:PORT/DB, rediss://..., valkey://..., memcached://HOST:PORT,
+        mongodb://HOST:PORT/?db=NAME, postgresql://USER@HOST:PORT/DB, mysql://USER@HOST:PORT/DB";
 
 /// Inspect any key-value store and copy data between stores.
 #[derive(Parser, Debug)]

@@ -69,6 +69,8 @@
 //! | `redis` | `stores::redis` | `RedisStore` (standalone or cluster, TLS, mutual TLS) | Stable |
 //! | `valkey` | `stores::valkey` | `ValkeyStore` (standalone or cluster) | Stable |
 //! | `mongodb` | `stores::mongodb` | `MongoDbStore` | Unstable |
+//! | `postgresql` | `stores::postgresql` | `PostgreSQLStore` (py-key-value's table, TLS via rustls) | Stable |
+//! | `mysql` | `stores::mysql` | `MySqlStore` (MySQL or MariaDB; beyond py-key-value) | Preview |
 //!
 //! Any of them can also be opened from a URL with [`open`]: `key_value::open("disk:///var/cache/app")`.
 
@@ -132,5 +134,17 @@ pub mod stores {
     #[cfg(feature = "mongodb")]
     pub mod mongodb {
         pub use key_value_mongodb::*;
+    }
+
+    /// A PostgreSQL table, in py-key-value's `PostgreSQLStore` layout.
+    #[cfg(feature = "postgresql")]
+    pub mod postgresql {
+        pub use key_value_postgresql::*;
+    }
+
+    /// A MySQL or MariaDB table, with the PostgreSQL store's design (not in py-key-value).
+    #[cfg(feature = "mysql")]
+    pub mod mysql {
+        pub use key_value_mysql::*;
     }
 }

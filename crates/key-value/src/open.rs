@@ -13,6 +13,8 @@
 //! | `rediss://host:port?tls_ca=CA.pem&tls_cert=C.pem&tls_key=K.pem&tls_insecure=false` | `RedisStore` (TLS) | `redis` |
 //! | `valkey://host:port?cluster=true&nodes=h:p,...` | `ValkeyStore` | `valkey` |
 //! | `mongodb://[user:pw@]host:port/?db=D&sanitize=v1&<driver options>` | `MongoDbStore` | `mongodb` |
+//! | `postgresql://[user:pw@]host:port/db?sslmode=require&table=T&statement_cache=false` (or `postgres://`) | `PostgreSQLStore` | `postgresql` |
+//! | `mysql://[user:pw@]host:port/db?table=T&ssl=true` | `MySqlStore` | `mysql` |
 //!
 //! Each store's options are those of its config struct (`DiskConfig::from_url`, ...): one code
 //! path for URLs and builders. Unknown options are errors, so a typo is never silently ignored.
@@ -138,6 +140,33 @@ fn compiled() -> Vec<Scheme> {
         open: |url| {
             Ok(Arc::new(
                 key_value_mongodb::MongoDbConfig::from_url(url)?.open()?,
+            ))
+        },
+    });
+    #[cfg(feature = "postgresql")]
+    schemes.push(Scheme {
+        name: key_value_postgresql::PostgreSQLConfig::SCHEME,
+        open: |url| {
+            Ok(Arc::new(
+                key_value_postgresql::PostgreSQLConfig::from_url(url)?.open()?,
+            ))
+        },
+    });
+    #[cfg(feature = "postgresql")]
+    schemes.push(Scheme {
+        name: key_value_postgresql::PostgreSQLConfig::SHORT_SCHEME,
+        open: |url| {
+            Ok(Arc::new(
+                key_value_postgresql::PostgreSQLConfig::from_url(url)?.open()?,
+            ))
+        },
+    });
+    #[cfg(feature = "mysql")]
+    schemes.push(Scheme {
+        name: key_value_mysql::MySqlConfig::SCHEME,
+        open: |url| {
+            Ok(Arc::new(
+                key_value_mysql::MySqlConfig::from_url(url)?.open()?,
             ))
         },
     });
@@ -278,6 +307,43 @@ mod tests {
             store.err()
         );
         let err = open("mongodb://127.0.0.1:1/?db=a.b").err();
+        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Config));
+    }
+
+    #[cfg(feature = "postgresql")]
+    #[test]
+    fn postgresql_opens_without_a_runtime_or_a_server() {
+        use key_value_core::DynKeyValue;
+        for url in [
+            "postgresql://app:pw@127.0.0.1:1/db?table=cache&statement_cache=false",
+            "postgres://127.0.0.1:1/db?sslmode=disable",
+        ] {
+            let store = open(url);
+            assert!(
+                store
+                    .as_ref()
+                    .is_ok_and(|s| s.dyn_info().name() == "PostgreSQLStore"),
+                "{url}: {:?}",
+                store.err()
+            );
+        }
+        let err = open("postgresql://127.0.0.1:1/db?table=a;b").err();
+        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Config));
+    }
+
+    #[cfg(feature = "mysql")]
+    #[test]
+    fn mysql_opens_without_a_runtime_or_a_server() {
+        use key_value_core::DynKeyValue;
+        let store = open("mysql://app:pw@127.0.0.1:1/db?table=cache");
+        assert!(
+            store
+                .as_ref()
+                .is_ok_and(|s| s.dyn_info().name() == "MySqlStore"),
+            "{:?}",
+            store.err()
+        );
+        let err = open("mysql://127.0.0.1:1/db?table=a;b").err();
         assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Config));
     }
 }

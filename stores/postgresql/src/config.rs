@@ -4,7 +4,6 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -14,6 +13,7 @@ use tokio_postgres::config::SslMode;
 
 use crate::PostgreSQLStore;
 use crate::table::{DEFAULT_TABLE, TableName};
+use crate::tls::{self, Verify};
 
 /// PostgreSQL's port.
 pub const DEFAULT_PORT: u16 = 5432;
@@ -26,19 +26,22 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many expired rows one `cull` statement deletes at most.
 pub const DEFAULT_CULL_BATCH: usize = 10_000;
 
-/// TLS for the connection, from the URL's `sslmode`.
+/// TLS for the connection: libpq's `sslmode`s, with libpq's meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsMode {
     /// `sslmode=disable`: plain TCP.
     Disable,
     /// `sslmode=prefer` (the default, as in libpq): TLS when the server offers it, plain
-    /// otherwise. When TLS is used the certificate is verified.
+    /// otherwise; the certificate is not verified (encryption without authentication).
     Prefer,
-    /// `sslmode=require`, `verify-ca` or `verify-full`: TLS only, with the server certificate
-    /// verified against the roots (the system's, or [`root_cert`](PostgreSQLConfig::root_cert))
-    /// and the host name checked. This is stricter than libpq's `require`, which does not
-    /// verify.
+    /// `sslmode=require`: TLS only; as in libpq the certificate is not verified, unless a
+    /// [root certificate](PostgreSQLConfig::root_cert) is given, which makes it `verify-ca`.
     Require,
+    /// `sslmode=verify-ca`: TLS, with the certificate chain verified against the roots (the
+    /// [root certificate](PostgreSQLConfig::root_cert), else the system's); not the host name.
+    VerifyCa,
+    /// `sslmode=verify-full`: TLS, with the chain and the host name verified.
+    VerifyFull,
 }
 
 #[derive(Clone)]
@@ -214,7 +217,9 @@ impl PostgreSQLConfig {
             c.tls = match mode.as_str() {
                 "disable" => TlsMode::Disable,
                 "prefer" | "allow" => TlsMode::Prefer,
-                "require" | "verify-ca" | "verify-full" => TlsMode::Require,
+                "require" => TlsMode::Require,
+                "verify-ca" => TlsMode::VerifyCa,
+                "verify-full" => TlsMode::VerifyFull,
                 other => {
                     return Err(Error::new(
                         ErrorKind::Config,
@@ -285,13 +290,14 @@ impl PostgreSQLConfig {
         self
     }
 
-    /// TLS (default [`TlsMode::Prefer`]).
+    /// TLS (default [`TlsMode::Prefer`], libpq's default).
     pub fn tls(mut self, mode: TlsMode) -> Self {
         self.tls = mode;
         self
     }
 
-    /// A PEM file with the certificates that sign the server's (default: the system's roots).
+    /// A PEM file with the certificates that sign the server's (`sslrootcert`; default: the
+    /// system's roots). With [`TlsMode::Require`] it turns on chain verification, as in libpq.
     pub fn root_cert(mut self, path: impl Into<PathBuf>) -> Self {
         self.root_cert = Some(path.into());
         self
@@ -430,12 +436,18 @@ impl PostgreSQLConfig {
                 Manager::from_config(pg, tokio_postgres::NoTls, mgr_config)
             }
             mode => {
-                pg.ssl_mode(if mode == TlsMode::Require {
-                    SslMode::Require
-                } else {
+                pg.ssl_mode(if mode == TlsMode::Prefer {
                     SslMode::Prefer
+                } else {
+                    SslMode::Require
                 });
-                let tls = tokio_postgres_rustls::MakeRustlsConnect::new(self.rustls_config()?);
+                let verify = match (mode, &self.root_cert) {
+                    (TlsMode::VerifyFull, _) => Verify::Full,
+                    (TlsMode::VerifyCa, _) | (TlsMode::Require, Some(_)) => Verify::Chain,
+                    _ => Verify::Nothing,
+                };
+                let config = tls::client_config(verify, self.root_cert.as_deref())?;
+                let tls = tokio_postgres_rustls::MakeRustlsConnect::new(config);
                 Manager::from_config(pg, tls, mgr_config)
             }
         };
@@ -447,41 +459,6 @@ impl PostgreSQLConfig {
             .recycle_timeout(Some(self.connect_timeout))
             .build()
             .map_err(|e| Error::new(ErrorKind::Config, format!("cannot build the pool: {e}")))
-    }
-
-    fn rustls_config(&self) -> Result<rustls::ClientConfig> {
-        use rustls::pki_types::CertificateDer;
-        use rustls::pki_types::pem::PemObject;
-        let mut roots = rustls::RootCertStore::empty();
-        match &self.root_cert {
-            Some(path) => {
-                let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                    .and_then(|it| it.collect())
-                    .map_err(|e| {
-                        Error::new(
-                            ErrorKind::Config,
-                            format!("cannot read sslrootcert {}: {e}", path.display()),
-                        )
-                    })?;
-                let (added, _) = roots.add_parsable_certificates(certs);
-                if added == 0 {
-                    return Err(Error::new(
-                        ErrorKind::Config,
-                        format!("no certificate in sslrootcert {}", path.display()),
-                    ));
-                }
-            }
-            None => {
-                let native = rustls_native_certs::load_native_certs();
-                roots.add_parsable_certificates(native.certs);
-            }
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        Ok(rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::new(ErrorKind::Config, format!("TLS set-up: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth())
     }
 }
 

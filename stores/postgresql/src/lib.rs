@@ -77,7 +77,14 @@
 //! (or uses the caller's own pool, [`PostgreSQLConfig::from_pool`], which it never closes).
 //! Opening sends nothing and needs no runtime. While the server is unreachable calls fail with
 //! temporary [`Connection`](ErrorKind::Connection) (or [`Timeout`](ErrorKind::Timeout)) errors;
-//! once it is back, the pool reconnects by itself. TLS is rustls with the ring provider.
+//! once it is back, the pool reconnects by itself.
+//!
+//! # TLS
+//!
+//! rustls with the ring provider, with libpq's `sslmode` meanings ([`TlsMode`]): `prefer`
+//! (the default) and `require` encrypt without verifying the certificate, `verify-ca` checks
+//! the chain against `sslrootcert` (or the system's roots), `verify-full` the chain and the
+//! host name; `require` with `sslrootcert` acts as `verify-ca`.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -94,6 +101,7 @@ use tokio_postgres::types::ToSql;
 
 mod config;
 mod table;
+mod tls;
 
 pub use config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_CULL_BATCH, DEFAULT_POOL_SIZE, DEFAULT_PORT, DEFAULT_TIMEOUT,
@@ -218,7 +226,9 @@ impl PostgreSQLStore {
 
     /// A pooled connection, after the one-time table set-up.
     async fn client(&self, operation: &'static str) -> Result<PooledClient> {
-        self.closed.check().map_err(|e| e.with_operation(operation))?;
+        self.closed
+            .check()
+            .map_err(|e| e.with_operation(operation))?;
         let client = self
             .pool
             .get()
@@ -297,7 +307,12 @@ impl PostgreSQLStore {
         }
     }
 
-    async fn execute(&self, client: &PooledClient, stmt: Stmt, params: &[Param<'_>]) -> Result<u64> {
+    async fn execute(
+        &self,
+        client: &PooledClient,
+        stmt: Stmt,
+        params: &[Param<'_>],
+    ) -> Result<u64> {
         let sql = self.statements.sql(stmt);
         let types = Statements::types(stmt);
         if self.statement_cache {
@@ -692,6 +707,13 @@ pub fn pg_error(e: tokio_postgres::Error) -> Error {
             .with_source(e);
     }
     let text = e.to_string();
+    if text.contains("TLS") || text.contains("tls") {
+        // A certificate that does not verify, or a server without TLS when it is required:
+        // retrying does not help.
+        return Error::new(ErrorKind::Connection, format!("PostgreSQL: {text}"))
+            .with_temporary(false)
+            .with_source(e);
+    }
     let connection = e.is_closed()
         || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>())
         || text.contains("connect")
