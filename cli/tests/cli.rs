@@ -156,8 +156,13 @@ fn errors_are_one_line_and_exit_2() {
         ),
         (vec!["--store", "null://", "keys"], "unsupported"),
         (
+            vec!["--store", "dynamodb://127.0.0.1:1", "get", "k"],
+            "`dynamodb` feature",
+        ),
+        // Nothing listens on port 1: a typed connection error, in one line.
+        (
             vec!["--store", "redis://127.0.0.1:1", "get", "k"],
-            "`redis` feature",
+            "connection error",
         ),
     ] {
         let run = kv(h, &args);

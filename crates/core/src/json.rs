@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | Python call | `json.dumps(v, sort_keys=True)` | `json.dumps(v, separators=(",", ":"))` |
 //! | separators | `", "` and `": "` | `","` and `":"` |
-//! | key order | sorted by code point, at every level | the map's iteration order |
+//! | key order | sorted by code point, at every level | sorted too (Python: insertion order) |
 //! | non-ASCII | `\uXXXX` (lowercase hex; astral characters as a UTF-16 surrogate pair) | same |
 //! | floats | Python `repr` ([`python_float_repr`]) | same |
 //!
@@ -68,16 +68,16 @@
 //!
 //! # Key order
 //!
-//! The default style sorts keys by code point, as Python's `sort_keys=True` does. With
-//! serde_json's default `Map` (a `BTreeMap` ordered by the keys' UTF-8 bytes, which is
-//! code-point order) iteration is already sorted and costs nothing extra; should serde_json's
-//! `preserve_order` feature ever be enabled in the build, the writer detects it and sorts the
-//! entries itself.
+//! Both styles sort keys by code point, as Python's `sort_keys=True` does. With serde_json's
+//! default `Map` (a `BTreeMap` ordered by the keys' UTF-8 bytes, which is code-point order)
+//! iteration is already sorted and costs nothing extra. serde_json's `preserve_order` feature
+//! is switched on for the whole build as soon as any dependency asks for it (bson does, so
+//! builds with the MongoDB store have it); the writer detects that once and sorts entries
+//! itself, so the bytes never depend on the build's features.
 //!
-//! The compact style keeps the map's iteration order, like Python without `sort_keys`. With
-//! serde_json's default `Map` that order is sorted too, so the bytes can differ from Python's
-//! (which keeps insertion order) for the same dictionary; Python readers do not care, since
-//! the order of keys carries no meaning.
+//! Python's compact output (py-key-value's compression and encryption wrappers) keeps the
+//! dictionary's insertion order instead, so for the same dictionary the bytes can differ;
+//! Python readers do not care, since the order of keys carries no meaning.
 //!
 //! # Depth and speed
 //!
@@ -179,9 +179,8 @@ pub fn write_python_json_object(out: &mut String, map: &Map<String, Value>) {
     write_object::<true>(out, map);
 }
 
-/// `value` as `json.dumps(value, separators=(",", ":"))` writes it: no spaces, ASCII only,
-/// keys in the map's iteration order (sorted with serde_json's default `Map`; see the
-/// [module documentation](self#key-order)).
+/// `value` as `json.dumps(value, separators=(",", ":"), sort_keys=True)` writes it: no spaces,
+/// ASCII only, keys sorted (see the [module documentation](self#key-order)).
 ///
 /// ```
 /// use key_value_core::json::to_python_json_compact;
@@ -456,19 +455,23 @@ const fn key_separator<const PY_DEFAULT: bool>() -> &'static str {
 fn write_object<const PY_DEFAULT: bool>(out: &mut String, map: &Map<String, Value>) {
     if map.is_empty() {
         out.push_str("{}");
-    } else if PY_DEFAULT && !map_iterates_sorted() && !keys_are_sorted(map) {
-        write_object_sorted_explicitly(out, map);
+    } else if !map_iterates_sorted() && !keys_are_sorted(map) {
+        write_object_sorted_explicitly::<PY_DEFAULT>(out, map);
     } else {
         write_entries::<PY_DEFAULT>(out, map.iter());
     }
 }
 
-/// The default-style writer's path for a map that does not iterate in key order (only with
-/// serde_json's `preserve_order`): sort references to the entries, then write them.
-fn write_object_sorted_explicitly(out: &mut String, map: &Map<String, Value>) {
+/// The path for a map that does not iterate in key order (only with serde_json's
+/// `preserve_order`, which any dependency can switch on for the whole build, as bson does):
+/// sort references to the entries, then write them.
+fn write_object_sorted_explicitly<const PY_DEFAULT: bool>(
+    out: &mut String,
+    map: &Map<String, Value>,
+) {
     let mut entries: Vec<(&String, &Value)> = map.iter().collect();
     entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    write_entries::<true>(out, entries.into_iter());
+    write_entries::<PY_DEFAULT>(out, entries.into_iter());
 }
 
 fn write_entries<'a, const PY_DEFAULT: bool>(
@@ -832,7 +835,7 @@ mod tests {
             map.insert(key.to_owned(), json!(1));
         }
         let mut out = String::new();
-        write_object_sorted_explicitly(&mut out, &map);
+        write_object_sorted_explicitly::<true>(&mut out, &map);
         assert_eq!(
             out,
             r#"{"": 1, "Z": 1, "a": 1, "aa": 1, "b": 1, "\u00e9": 1, "\uffff": 1, "\ud83c\udf0d": 1}"#
@@ -841,13 +844,16 @@ mod tests {
     }
 
     #[test]
-    fn default_map_iterates_sorted() {
-        assert!(map_iterates_sorted());
+    fn the_order_probe_matches_the_build() {
+        // serde_json's `preserve_order` feature is switched on for the whole build when any
+        // dependency asks for it (bson does, with the mongodb store): the probe must see which
+        // map this build has, and the sorted writer must be right either way.
         let map = json!({"b": 1, "a": 2})
             .as_object()
             .cloned()
             .unwrap_or_default();
-        assert!(keys_are_sorted(&map));
+        assert_eq!(map_iterates_sorted(), keys_are_sorted(&map));
+        assert_eq!(to_python_json_object(&map), r#"{"a": 2, "b": 1}"#);
     }
 
     #[test]

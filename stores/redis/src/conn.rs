@@ -2,6 +2,8 @@
 //! mapping of redis-rs errors to typed errors, and hash slots.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use key_value_core::{Error, ErrorKind, Result};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -18,7 +20,11 @@ use crate::config::{RedisConfig, Source};
 #[derive(Clone)]
 pub(crate) enum Conn {
     Single(ConnectionManager),
-    Cluster(ClusterConnection),
+    /// A cluster connection, and whether it has failed with a time-out or a lost connection.
+    /// redis-rs's cluster connection can keep waiting on a node that died and came back (seen
+    /// in about half the node-restart runs: every later call timed out), so the store drops a
+    /// failed cluster connection it made itself and builds a new one on the next call.
+    Cluster(ClusterConnection, Arc<AtomicBool>),
 }
 
 impl Conn {
@@ -26,7 +32,7 @@ impl Conn {
     pub(crate) async fn open(config: &RedisConfig) -> Result<Conn> {
         match &config.source {
             Source::Manager(m) => return Ok(Conn::Single(m.clone())),
-            Source::Cluster(c) => return Ok(Conn::Cluster(c.clone())),
+            Source::Cluster(c) => return Ok(Conn::Cluster(c.clone(), Arc::default())),
             Source::Connect => {}
         }
         if config.tls.is_some() {
@@ -81,7 +87,7 @@ impl Conn {
                 .get_async_connection()
                 .await
                 .map_err(|e| connection_error(e, config))?;
-            Ok(Conn::Cluster(conn))
+            Ok(Conn::Cluster(conn, Arc::default()))
         } else {
             let info = node(&config.host, config.port)?;
             let client = match certs {
@@ -102,16 +108,16 @@ impl Conn {
     }
 
     pub(crate) fn is_cluster(&self) -> bool {
-        matches!(self, Conn::Cluster(_))
+        matches!(self, Conn::Cluster(..))
     }
 
     /// Runs one command.
     pub(crate) async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T> {
         match self {
             Conn::Single(c) => cmd.query_async(&mut c.clone()).await,
-            Conn::Cluster(c) => cmd.query_async(&mut c.clone()).await,
+            Conn::Cluster(c, _) => cmd.query_async(&mut c.clone()).await,
         }
-        .map_err(map_error)
+        .map_err(|e| self.note(map_error(e)))
     }
 
     /// Runs a pipeline (in cluster mode, every key of it must be in one slot).
@@ -121,9 +127,24 @@ impl Conn {
     ) -> Result<T> {
         match self {
             Conn::Single(c) => pipe.query_async(&mut c.clone()).await,
-            Conn::Cluster(c) => pipe.query_async(&mut c.clone()).await,
+            Conn::Cluster(c, _) => pipe.query_async(&mut c.clone()).await,
         }
-        .map_err(map_error)
+        .map_err(|e| self.note(map_error(e)))
+    }
+
+    /// Records a failure that may have left a cluster connection stuck (see [`Conn::Cluster`]).
+    fn note(&self, error: Error) -> Error {
+        if let Conn::Cluster(_, failed) = self {
+            if matches!(error.kind(), ErrorKind::Timeout | ErrorKind::Connection) {
+                failed.store(true, Ordering::Release);
+            }
+        }
+        error
+    }
+
+    /// Whether this is a cluster connection that failed and should be rebuilt.
+    pub(crate) fn has_failed(&self) -> bool {
+        matches!(self, Conn::Cluster(_, failed) if failed.load(Ordering::Acquire))
     }
 
     /// Runs one command on one node of a cluster.
@@ -134,7 +155,7 @@ impl Conn {
     ) -> Result<T> {
         match self {
             Conn::Single(_) => self.query(cmd).await,
-            Conn::Cluster(c) => {
+            Conn::Cluster(c, _) => {
                 let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
                     host: node.0.clone(),
                     port: node.1,
@@ -143,7 +164,7 @@ impl Conn {
                     .clone()
                     .route_command(cmd.clone(), routing)
                     .await
-                    .map_err(map_error)?;
+                    .map_err(|e| self.note(map_error(e)))?;
                 redis::from_redis_value(value).map_err(|e| {
                     Error::new(
                         ErrorKind::Backend,

@@ -68,6 +68,7 @@ mod conn;
 pub use config::{RedisConfig, TlsOptions};
 pub use redis;
 
+use config::Source;
 use conn::{Conn, groups};
 
 /// How many keys one `SCAN` step asks for, and one `UNLINK`/`MGET` of enumeration handles.
@@ -134,12 +135,16 @@ impl RedisStore {
         Ok(())
     }
 
-    /// The connection, made on first use. A failed attempt is retried by the next call.
+    /// The connection, made on first use. A failed attempt is retried by the next call, and a
+    /// cluster connection this store made is rebuilt after it failed (see `Conn::Cluster`).
     async fn conn(&self) -> Result<Conn> {
         self.closed.check()?;
         let mut guard = self.conn.lock().await;
         if let Some(c) = guard.as_ref() {
-            return Ok(c.clone());
+            let rebuild = c.has_failed() && matches!(self.config.source, Source::Connect);
+            if !rebuild {
+                return Ok(c.clone());
+            }
         }
         let c = Conn::open(&self.config).await?;
         *guard = Some(c.clone());
