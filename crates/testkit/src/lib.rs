@@ -112,6 +112,52 @@ impl Fixture {
     }
 }
 
+/// `name` as an SQL identifier of at most `max_len` bytes (`[a-z_][a-z0-9_]*`): lower-cased,
+/// other characters as `_`, and a long name cut and suffixed with a hash of the whole so cut
+/// names stay apart. For stores that isolate tests by table (`Fixture::namespace()` in, table
+/// name out).
+///
+/// ```
+/// use key_value_testkit::sql_identifier;
+/// assert_eq!(sql_identifier("kvtest_get-put_12_3", 63), "kvtest_get_put_12_3");
+/// assert_eq!(sql_identifier("9lives", 63), "_9lives");
+/// let long = sql_identifier(&"x".repeat(100), 63);
+/// assert_eq!(long.len(), 63);
+/// assert_ne!(long, sql_identifier(&format!("{}y", "x".repeat(99)), 63));
+/// ```
+pub fn sql_identifier(name: &str, max_len: usize) -> String {
+    let mut id: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if !id.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        id.insert(0, '_');
+    }
+    if id.len() > max_len {
+        // FNV-1a of the whole name keeps cut names apart.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in name.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        id.truncate(max_len.saturating_sub(17));
+        id.push_str(&format!("_{h:016x}"));
+    }
+    id
+}
+
+/// A name unique to this test run (test name, process id, counter), as
+/// [`Fixture::namespace`] gives, for tests that build stores without a fixture.
+pub fn unique_name(test: &str) -> String {
+    namespace(test)
+}
+
 fn namespace(test: &str) -> String {
     let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     format!("kvtest_{test}_{}_{n}", std::process::id())

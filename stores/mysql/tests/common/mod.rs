@@ -14,11 +14,7 @@ use key_value_testkit::service::service_env;
 /// The shared server started by `services/mariadb/start` (`KV_MYSQL_URL`); `None` (after
 /// saying so) outside CI when it is not set.
 pub fn url(test: &str) -> Option<String> {
-    let url = service_env("KV_MYSQL_URL", test);
-    if url.is_none() {
-        not_run(test, "KV_MYSQL_URL");
-    }
-    url
+    service_env("KV_MYSQL_URL", test)
 }
 
 /// The shared server's URL for the conformance suite, whose factory cannot skip a test.
@@ -31,51 +27,14 @@ pub fn suite_url(test: &str) -> String {
     })
 }
 
-/// Says NOT RUN where `cargo test` shows it.
-pub fn not_run(test: &str, var: &str) {
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "{test}: NOT RUN: {var} is not set (eval \"$(services/mariadb/start)\")"
-    );
-}
-
-/// A valid table name (`[a-z_][a-z0-9_]{0,63}`) unique to `namespace`.
+/// A valid table name unique to `namespace` (a `Fixture::namespace` or [`unique`] name).
 pub fn table_for(namespace: &str) -> String {
-    let mut t: String = namespace
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if !t.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-        t.insert(0, '_');
-    }
-    if t.len() > 64 {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in namespace.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        t.truncate(47);
-        t.push_str(&format!("_{h:016x}"));
-    }
-    t
+    key_value_testkit::sql_identifier(namespace, 64)
 }
 
 /// A name unique to this test and process.
 pub fn unique(test: &str) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "kvtest_{test}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    key_value_testkit::unique_name(test)
 }
 
 /// A one-connection pool on `url` for raw SQL.
@@ -106,14 +65,8 @@ impl OwnServer {
     /// Makes and starts one with `KV_MARIADB_BIN` and `KV_MARIADB_INSTALL_DB`; `None` (after
     /// saying so) outside CI when they are not set.
     pub fn start(test: &str) -> Option<OwnServer> {
-        let Some(bin) = service_env("KV_MARIADB_BIN", test) else {
-            not_run(test, "KV_MARIADB_BIN");
-            return None;
-        };
-        let Some(install_db) = service_env("KV_MARIADB_INSTALL_DB", test) else {
-            not_run(test, "KV_MARIADB_INSTALL_DB");
-            return None;
-        };
+        let bin = service_env("KV_MARIADB_BIN", test)?;
+        let install_db = service_env("KV_MARIADB_INSTALL_DB", test)?;
         let port = {
             let mut taken = TAKEN.lock().unwrap_or_else(|p| p.into_inner());
             let port = (13307..=13309)

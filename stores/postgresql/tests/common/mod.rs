@@ -14,11 +14,7 @@ use key_value_testkit::service::service_env;
 /// The shared server started by `services/postgresql/start` (`KV_POSTGRES_URL`); `None`
 /// (after saying so) outside CI when it is not set.
 pub fn url(test: &str) -> Option<String> {
-    let url = service_env("KV_POSTGRES_URL", test);
-    if url.is_none() {
-        not_run(test, "KV_POSTGRES_URL");
-    }
-    url
+    service_env("KV_POSTGRES_URL", test)
 }
 
 /// The shared server's URL for the conformance suite, whose factory cannot skip a test.
@@ -31,54 +27,14 @@ pub fn suite_url(test: &str) -> String {
     })
 }
 
-/// Says NOT RUN where `cargo test` shows it.
-pub fn not_run(test: &str, var: &str) {
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "{test}: NOT RUN: {var} is not set (eval \"$(services/postgresql/start)\")"
-    );
-}
-
-/// A valid table name (`[a-z_][a-z0-9_]{0,62}`) unique to `namespace` (a `Fixture::namespace`
-/// or [`unique`] name): lower-cased, other characters as `_`, long names cut and suffixed with
-/// a hash of the whole.
+/// A valid table name unique to `namespace` (a `Fixture::namespace` or [`unique`] name).
 pub fn table_for(namespace: &str) -> String {
-    let mut t: String = namespace
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if !t.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-        t.insert(0, '_');
-    }
-    if t.len() > 63 {
-        // FNV-1a of the whole name keeps cut names apart.
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in namespace.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        t.truncate(46);
-        t.push_str(&format!("_{h:016x}"));
-    }
-    t
+    key_value_testkit::sql_identifier(namespace, 63)
 }
 
 /// A name unique to this test and process.
 pub fn unique(test: &str) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "kvtest_{test}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    key_value_testkit::unique_name(test)
 }
 
 /// A plain tokio-postgres client on `url` (a `postgresql://` URL without store options), its
@@ -110,10 +66,7 @@ impl OwnServer {
     /// Makes and starts one, with `KV_POSTGRES_BIN_DIR` and `KV_POSTGRES_RUN_AS` from the
     /// start script; `None` (after saying so) outside CI when they are not set.
     pub fn start(test: &str) -> Option<OwnServer> {
-        let Some(bin_dir) = service_env("KV_POSTGRES_BIN_DIR", test) else {
-            not_run(test, "KV_POSTGRES_BIN_DIR");
-            return None;
-        };
+        let bin_dir = service_env("KV_POSTGRES_BIN_DIR", test)?;
         let run_as = std::env::var("KV_POSTGRES_RUN_AS")
             .ok()
             .filter(|s| !s.is_empty());
