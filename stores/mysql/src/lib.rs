@@ -319,14 +319,6 @@ fn take<T: mysql_async::prelude::FromValue>(row: &mut Row, index: usize) -> Resu
     }
 }
 
-fn in_context(e: Error, operation: &'static str, collection: &str, key: Option<&str>) -> Error {
-    let e = e.or_operation(operation).with_collection(collection);
-    match key {
-        Some(k) => e.with_key(k),
-        None => e,
-    }
-}
-
 /// The distinct keys of `keys`, in first-seen order.
 fn distinct<'a>(keys: &[&'a str]) -> Vec<&'a str> {
     let mut seen = std::collections::HashSet::with_capacity(keys.len());
@@ -348,12 +340,12 @@ impl KeyValue for MySqlStore {
         let row: Option<Row> = conn
             .exec_first(&sql, (collection.as_bytes(), key.as_bytes()))
             .await
-            .map_err(|e| in_context(self.sql_error(e), op, collection, Some(key)))?;
+            .map_err(|e| self.sql_error(e).in_context(op, collection, Some(key)))?;
         match row {
             None => Ok(None),
             Some(mut row) => Self::row_entry(&mut row, 0)
                 .map(Some)
-                .map_err(|e| in_context(e, op, collection, Some(key))),
+                .map_err(|e| e.in_context(op, collection, Some(key))),
         }
     }
 
@@ -369,7 +361,7 @@ impl KeyValue for MySqlStore {
         self.row_params(&mut params, collection, key, &entry, now);
         conn.exec_drop(&sql, Params::Positional(params))
             .await
-            .map_err(|e| in_context(self.sql_error(e), op, collection, Some(key)))
+            .map_err(|e| self.sql_error(e).in_context(op, collection, Some(key)))
     }
 
     async fn delete_entry(&self, collection: &str, key: &str) -> Result<bool> {
@@ -381,7 +373,7 @@ impl KeyValue for MySqlStore {
         );
         conn.exec_drop(&sql, (collection.as_bytes(), key.as_bytes()))
             .await
-            .map_err(|e| in_context(self.sql_error(e), op, collection, Some(key)))?;
+            .map_err(|e| self.sql_error(e).in_context(op, collection, Some(key)))?;
         Ok(conn.affected_rows() > 0)
     }
 
@@ -415,13 +407,13 @@ impl KeyValue for MySqlStore {
             let rows: Vec<Row> = conn
                 .exec(&sql, Params::Positional(params))
                 .await
-                .map_err(|e| in_context(self.sql_error(e), op, collection, None))?;
+                .map_err(|e| self.sql_error(e).in_context(op, collection, None))?;
             for mut row in rows {
                 let key: Vec<u8> = take(&mut row, 0)?;
                 let key = String::from_utf8(key)
                     .map_err(|_| Error::new(ErrorKind::Deserialization, "a key is not UTF-8"))?;
                 let entry = Self::row_entry(&mut row, 1)
-                    .map_err(|e| in_context(e, op, collection, Some(&key)))?;
+                    .map_err(|e| e.in_context(op, collection, Some(&key)))?;
                 found.insert(key, entry);
             }
         }
@@ -476,7 +468,7 @@ impl KeyValue for MySqlStore {
             }
             conn.exec_drop(&sql, Params::Positional(params))
                 .await
-                .map_err(|e| in_context(self.sql_error(e), op, collection, None))?;
+                .map_err(|e| self.sql_error(e).in_context(op, collection, None))?;
         }
         Ok(())
     }
@@ -505,7 +497,7 @@ impl KeyValue for MySqlStore {
             }
             conn.exec_drop(&sql, Params::Positional(params))
                 .await
-                .map_err(|e| in_context(self.sql_error(e), op, collection, None))?;
+                .map_err(|e| self.sql_error(e).in_context(op, collection, None))?;
             deleted += conn.affected_rows();
         }
         Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
@@ -524,7 +516,7 @@ impl KeyValue for MySqlStore {
         let keys: Vec<Vec<u8>> = conn
             .exec(&sql, (collection.as_bytes(), now, limit))
             .await
-            .map_err(|e| in_context(self.sql_error(e), op, collection, None))?;
+            .map_err(|e| self.sql_error(e).in_context(op, collection, None))?;
         keys.into_iter()
             .map(|k| {
                 String::from_utf8(k)
@@ -574,7 +566,7 @@ impl KeyValue for MySqlStore {
             (collection.as_bytes(),),
         )
         .await
-        .map_err(|e| in_context(self.sql_error(e), op, collection, None))?;
+        .map_err(|e| self.sql_error(e).in_context(op, collection, None))?;
         Ok(conn.affected_rows() > 0)
     }
 

@@ -429,14 +429,6 @@ fn check_key(collection: &str, key: &str) -> Result<()> {
     Ok(())
 }
 
-fn in_context(e: Error, operation: &'static str, collection: &str, key: Option<&str>) -> Error {
-    let e = e.or_operation(operation).with_collection(collection);
-    match key {
-        Some(k) => e.with_key(k),
-        None => e,
-    }
-}
-
 impl KeyValue for PostgreSQLStore {
     fn info(&self) -> &StoreInfo {
         &self.info
@@ -444,23 +436,23 @@ impl KeyValue for PostgreSQLStore {
 
     async fn get_entry(&self, collection: &str, key: &str) -> Result<Option<ManagedEntry>> {
         let op = "get";
-        check_key(collection, key).map_err(|e| in_context(e, op, collection, Some(key)))?;
+        check_key(collection, key).map_err(|e| e.in_context(op, collection, Some(key)))?;
         let client = self.client(op).await?;
         let rows = self
             .query(&client, Stmt::Get, &[&collection, &key])
             .await
-            .map_err(|e| in_context(e, op, collection, Some(key)))?;
+            .map_err(|e| e.in_context(op, collection, Some(key)))?;
         match rows.first() {
             None => Ok(None),
             Some(row) => Self::row_entry(row, 0)
                 .map(Some)
-                .map_err(|e| in_context(e, op, collection, Some(key))),
+                .map_err(|e| e.in_context(op, collection, Some(key))),
         }
     }
 
     async fn put_entry(&self, collection: &str, key: &str, entry: ManagedEntry) -> Result<()> {
         let op = "put";
-        check_key(collection, key).map_err(|e| in_context(e, op, collection, Some(key)))?;
+        check_key(collection, key).map_err(|e| e.in_context(op, collection, Some(key)))?;
         let client = self.client(op).await?;
         let now = self.info.clock().now();
         let value = encode_value(&entry.value);
@@ -473,18 +465,18 @@ impl KeyValue for PostgreSQLStore {
             &[&collection, &key, &value, &ttl, &created, &expires],
         )
         .await
-        .map_err(|e| in_context(e, op, collection, Some(key)))?;
+        .map_err(|e| e.in_context(op, collection, Some(key)))?;
         Ok(())
     }
 
     async fn delete_entry(&self, collection: &str, key: &str) -> Result<bool> {
         let op = "delete";
-        check_key(collection, key).map_err(|e| in_context(e, op, collection, Some(key)))?;
+        check_key(collection, key).map_err(|e| e.in_context(op, collection, Some(key)))?;
         let client = self.client(op).await?;
         let n = self
             .execute(&client, Stmt::Delete, &[&collection, &key])
             .await
-            .map_err(|e| in_context(e, op, collection, Some(key)))?;
+            .map_err(|e| e.in_context(op, collection, Some(key)))?;
         Ok(n > 0)
     }
 
@@ -499,18 +491,18 @@ impl KeyValue for PostgreSQLStore {
             return Ok(Vec::new());
         }
         for key in keys {
-            check_key(collection, key).map_err(|e| in_context(e, op, collection, Some(key)))?;
+            check_key(collection, key).map_err(|e| e.in_context(op, collection, Some(key)))?;
         }
         let client = self.client(op).await?;
         let rows = self
             .query(&client, Stmt::GetMany, &[&collection, &keys])
             .await
-            .map_err(|e| in_context(e, op, collection, None))?;
+            .map_err(|e| e.in_context(op, collection, None))?;
         let mut found = HashMap::with_capacity(rows.len());
         for row in &rows {
             let key: String = row.try_get(0).map_err(decode_error)?;
             let entry =
-                Self::row_entry(row, 1).map_err(|e| in_context(e, op, collection, Some(&key)))?;
+                Self::row_entry(row, 1).map_err(|e| e.in_context(op, collection, Some(&key)))?;
             found.insert(key, entry);
         }
         Ok(keys.iter().map(|k| found.get(*k).cloned()).collect())
@@ -535,7 +527,7 @@ impl KeyValue for PostgreSQLStore {
             return Ok(());
         }
         for key in keys {
-            check_key(collection, key).map_err(|e| in_context(e, op, collection, Some(key)))?;
+            check_key(collection, key).map_err(|e| e.in_context(op, collection, Some(key)))?;
         }
         let client = self.client(op).await?;
         let now = self.info.clock().now();
@@ -566,7 +558,7 @@ impl KeyValue for PostgreSQLStore {
             &[&collection, &ks, &values, &ttls, &created, &expires],
         )
         .await
-        .map_err(|e| in_context(e, op, collection, None))?;
+        .map_err(|e| e.in_context(op, collection, None))?;
         Ok(())
     }
 
@@ -577,13 +569,13 @@ impl KeyValue for PostgreSQLStore {
             return Ok(0);
         }
         for key in keys {
-            check_key(collection, key).map_err(|e| in_context(e, op, collection, Some(key)))?;
+            check_key(collection, key).map_err(|e| e.in_context(op, collection, Some(key)))?;
         }
         let client = self.client(op).await?;
         let n = self
             .execute(&client, Stmt::DeleteMany, &[&collection, &keys])
             .await
-            .map_err(|e| in_context(e, op, collection, None))?;
+            .map_err(|e| e.in_context(op, collection, None))?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
@@ -595,7 +587,7 @@ impl KeyValue for PostgreSQLStore {
         let rows = self
             .query(&client, Stmt::Keys, &[&collection, &now, &limit])
             .await
-            .map_err(|e| in_context(e, op, collection, None))?;
+            .map_err(|e| e.in_context(op, collection, None))?;
         rows.iter()
             .map(|r| r.try_get(0).map_err(decode_error))
             .collect()
@@ -631,7 +623,7 @@ impl KeyValue for PostgreSQLStore {
         let n = self
             .execute(&client, Stmt::DestroyCollection, &[&collection])
             .await
-            .map_err(|e| in_context(e, op, collection, None))?;
+            .map_err(|e| e.in_context(op, collection, None))?;
         Ok(n > 0)
     }
 
