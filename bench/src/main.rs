@@ -1009,7 +1009,9 @@ async fn targets(a: &Args, tmp: &std::path::Path) -> Res<Vec<Target>> {
         let sep = if url.contains('?') { '&' } else { '?' };
         t.push(Target {
             name: "postgresql",
-            url: format!("{url}{sep}table=kv_bench"),
+            // The raw client connects without TLS, so the store must too: the test server
+            // offers TLS and the store's default `sslmode=prefer` would take it.
+            url: format!("{url}{sep}table=kv_bench&sslmode=disable"),
             raw: Some(Arc::new(RawPostgres::connect(&url, value.clone()).await?)),
             raw_name: "tokio-postgres",
             python: Some(("postgresql", url.clone())),

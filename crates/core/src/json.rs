@@ -260,12 +260,11 @@ pub fn write_python_str(out: &mut String, s: &str) {
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
+        i += plain_prefix_len(&bytes[i..]);
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
         let esc = ESCAPE[usize::from(b)];
-        if esc == PASS {
-            i += 1;
-            continue;
-        }
         if start < i {
             out.push_str(&s[start..i]);
         }
@@ -297,6 +296,34 @@ pub fn write_python_str(out: &mut String, s: &str) {
         out.push_str(&s[start..]);
     }
     out.push('"');
+}
+
+/// How many leading bytes of `bytes` are written as they are (printable ASCII other than `"`
+/// and `\`).
+///
+/// Most strings are plain ASCII, so 16 bytes are checked at a time with branch-free
+/// arithmetic the compiler vectorizes; a byte-at-a-time table walk costs about 12 instructions
+/// per byte, which made escaping the largest single cost of writing an envelope.
+#[inline]
+fn plain_prefix_len(bytes: &[u8]) -> usize {
+    let mut i = 0;
+    for chunk in bytes.chunks_exact(16) {
+        let mut special = false;
+        for &b in chunk {
+            special |= !(0x20..=0x7e).contains(&b) | (b == b'"') | (b == b'\\');
+        }
+        if special {
+            break;
+        }
+        i += 16;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if ESCAPE[usize::from(b)] != PASS {
+            break;
+        }
+        i += 1;
+    }
+    i
 }
 
 /// `repr(f)` in Python: the shortest digits that round-trip, in fixed notation when the
