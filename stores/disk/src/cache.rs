@@ -748,6 +748,82 @@ impl Cache {
         })
     }
 
+    /// [`get_many`](Self::get_many) on the caller's thread, when that cannot block: only on
+    /// the read-only path (no statistics, no access-time updates), with an idle reader
+    /// connection, one attempt per query (a locked database is not waited for) and values
+    /// stored in the database (a value in its own file may need a slow disk read).
+    ///
+    /// `None` means "not here": the caller runs [`get_many`](Self::get_many) on the blocking
+    /// pool instead. Reading inline saves the ~15 µs hand-off to the blocking pool, which was
+    /// most of the cost of a read (a `get` miss took 20 µs through the pool, 2 µs in plain
+    /// rusqlite).
+    pub(crate) fn try_get_many_inline(
+        &self,
+        keys: &[String],
+        now: f64,
+    ) -> Option<Result<Vec<Result<Option<Found>>>>> {
+        if self.settings.statistics || self.settings.eviction.updates_on_read() {
+            return None;
+        }
+        if let Err(e) = self.check_open() {
+            return Some(Err(e));
+        }
+        let conn = self.readers.lock().pop()?;
+        let out = self.get_inline(&conn, keys, now);
+        let mut pool = self.readers.lock();
+        if !self.closed.load(Ordering::Acquire) && pool.len() < MAX_IDLE_READERS {
+            pool.push(conn);
+        }
+        out
+    }
+
+    fn get_inline(
+        &self,
+        conn: &Connection,
+        keys: &[String],
+        now: f64,
+    ) -> Option<Result<Vec<Result<Option<Found>>>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let row = conn.prepare_cached(SELECT_LIVE).and_then(|mut stmt| {
+                let mut rows = stmt.query(rusqlite::params![key, now])?;
+                match rows.next()? {
+                    None => Ok(None),
+                    Some(row) => Ok(Some((
+                        row.get::<_, Option<f64>>(1)?,
+                        row.get::<_, Option<i64>>(2)?.unwrap_or(0),
+                        row.get::<_, Option<String>>(3)?.is_some(),
+                        RawValue::from(row.get_ref(4)?),
+                    ))),
+                }
+            });
+            let (expire_time, mode, in_file, value) = match row {
+                Ok(None) => {
+                    out.push(Ok(None));
+                    continue;
+                }
+                Ok(Some(found)) => found,
+                Err(e) if is_busy(&e) => return None,
+                Err(e) => return Some(Err(self.db_error(e))),
+            };
+            if in_file || mode == MODE_TEXT {
+                return None;
+            }
+            out.push(match self.fetch(mode, None, value) {
+                Ok(Fetched::Text(text)) => Ok(Some(Found {
+                    text: Some(text),
+                    expire_time,
+                })),
+                Ok(Fetched::NotText | Fetched::FileGone) => Ok(Some(Found {
+                    text: None,
+                    expire_time,
+                })),
+                Err(e) => Err(e),
+            });
+        }
+        Some(Ok(out))
+    }
+
     fn get_fast(&self, conn: &Connection, key: &str, now: f64) -> Result<Result<Option<Found>>> {
         for _ in 0..FILE_RACE_RETRIES {
             let found = retry_busy(self.busy_timeout, || {

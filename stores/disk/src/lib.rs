@@ -167,10 +167,15 @@
 //!
 //! # Async, and what was measured
 //!
-//! SQLite is blocking. Each call runs on tokio's blocking pool
+//! SQLite is blocking. Writes, enumeration and removal run on tokio's blocking pool
 //! ([`spawn_blocking`](tokio::task::spawn_blocking)), so the async runtime is never blocked:
 //! not by a checkpoint that syncs the disk (milliseconds) nor by a lock held by another
-//! process (up to the busy timeout). No lock is held across an `.await`. A call whose future
+//! process (up to the busy timeout). Reads (`get`, `get_many`, `ttl`) run on the caller's
+//! thread when that cannot block: an idle reader connection, one attempt (a locked database
+//! sends the read to the blocking pool instead of waiting), values held in the database (a
+//! value in its own file is read on the pool), and no statistics or access-time updates. A WAL
+//! reader never waits for the writer, so such a read takes microseconds; it saves the
+//! ~15 µs hand-off to the pool (see the table below and `docs/benchmarks.md`). No lock is held across an `.await`. A call whose future
 //! is dropped still completes (a cancelled put may be applied, atomically).
 //!
 //! Measured in release mode on a 2-CPU Linux VM (`cargo test --release -p key-value-disk
@@ -359,8 +364,11 @@ impl KeyValue for DiskStore {
         self.closed.check()?;
         let prefix = collection.len() + SEPARATOR.len();
         let stored: Vec<String> = keys.iter().map(|k| Self::compound(collection, k)).collect();
-        let cache = self.cache.clone();
         let now = now_secs(&self.info);
+        if let Some(found) = self.cache.try_get_many_inline(&stored, now) {
+            return decode_all(found?, |i| &stored[i][prefix..]);
+        }
+        let cache = self.cache.clone();
         blocking(move || {
             let found = cache.get_many(&stored, now)?;
             decode_all(found, |i| &stored[i][prefix..])
