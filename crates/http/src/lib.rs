@@ -140,14 +140,18 @@ pub fn client(config: &HttpConfig) -> Result<reqwest::Client> {
         .connect_timeout(config.connect_timeout)
         .tls_backend_preconfigured(tls)
         .build()
-        .map_err(|e| Error::new(ErrorKind::Config, "could not build the HTTP client").with_source(e))
+        .map_err(|e| {
+            Error::new(ErrorKind::Config, "could not build the HTTP client").with_source(e)
+        })
 }
 
 fn tls_config(config: &HttpConfig) -> Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::new(ErrorKind::Config, "no usable TLS protocol version").with_source(e))?;
+        .map_err(|e| {
+            Error::new(ErrorKind::Config, "no usable TLS protocol version").with_source(e)
+        })?;
     let mut tls = if config.insecure {
         builder
             .dangerous()
@@ -161,18 +165,27 @@ fn tls_config(config: &HttpConfig) -> Result<rustls::ClientConfig> {
         }
         if let Some(path) = &config.ca_file {
             let pem = std::fs::read(path).map_err(|e| {
-                Error::new(ErrorKind::Config, format!("cannot read CA file {}", path.display()))
-                    .with_source(e)
+                Error::new(
+                    ErrorKind::Config,
+                    format!("cannot read CA file {}", path.display()),
+                )
+                .with_source(e)
             })?;
             let mut added = 0;
             for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
                 let cert: rustls::pki_types::CertificateDer<'static> = cert.map_err(|e| {
-                    Error::new(ErrorKind::Config, format!("bad PEM in CA file {}", path.display()))
-                        .with_source(e)
+                    Error::new(
+                        ErrorKind::Config,
+                        format!("bad PEM in CA file {}", path.display()),
+                    )
+                    .with_source(e)
                 })?;
                 roots.add(cert).map_err(|e| {
-                    Error::new(ErrorKind::Config, format!("bad certificate in {}", path.display()))
-                        .with_source(e)
+                    Error::new(
+                        ErrorKind::Config,
+                        format!("bad certificate in {}", path.display()),
+                    )
+                    .with_source(e)
                 })?;
                 added += 1;
             }

@@ -101,10 +101,7 @@ impl Credentials {
     /// ```
     pub fn from_env() -> Option<Self> {
         let get = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let mut creds = Credentials::new(
-            get("AWS_ACCESS_KEY_ID")?,
-            get("AWS_SECRET_ACCESS_KEY")?,
-        );
+        let mut creds = Credentials::new(get("AWS_ACCESS_KEY_ID")?, get("AWS_SECRET_ACCESS_KEY")?);
         creds.session_token = get("AWS_SESSION_TOKEN");
         Some(creds)
     }
@@ -282,8 +279,8 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
 
 /// `YYYYMMDDTHHMMSSZ` from the ISO form `YYYY-MM-DDTHH:MM:SS...`.
 fn amz_date(now: Timestamp) -> String {
-    let iso = Timestamp::from_unix_micros(now.unix_micros().div_euclid(1_000_000) * 1_000_000)
-        .to_iso();
+    let iso =
+        Timestamp::from_unix_micros(now.unix_micros().div_euclid(1_000_000) * 1_000_000).to_iso();
     let digits: String = iso
         .chars()
         .take(19)
@@ -391,7 +388,9 @@ mod tests {
             reqwest::Method::GET,
             "https://example.amazonaws.com/".parse().unwrap(),
         );
-        signer.sign(&mut request, at("2015-08-30T12:36:00+00:00")).unwrap();
+        signer
+            .sign(&mut request, at("2015-08-30T12:36:00+00:00"))
+            .unwrap();
         assert_eq!(
             request.headers()["authorization"],
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, \
@@ -411,7 +410,9 @@ mod tests {
                 .parse()
                 .unwrap(),
         );
-        signer.sign(&mut request, at("2015-08-30T12:36:00+00:00")).unwrap();
+        signer
+            .sign(&mut request, at("2015-08-30T12:36:00+00:00"))
+            .unwrap();
         assert_eq!(
             request.headers()["authorization"],
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, \
@@ -424,18 +425,25 @@ mod tests {
     #[test]
     fn s3_documentation_get_object() {
         let signer = Signer::new(
-            Credentials::new("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            Credentials::new(
+                "AKIAIOSFODNN7EXAMPLE",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            ),
             "us-east-1",
             "s3",
         );
         let mut request = reqwest::Request::new(
             reqwest::Method::GET,
-            "https://examplebucket.s3.amazonaws.com/test.txt".parse().unwrap(),
+            "https://examplebucket.s3.amazonaws.com/test.txt"
+                .parse()
+                .unwrap(),
         );
         request
             .headers_mut()
             .insert("range", HeaderValue::from_static("bytes=0-9"));
-        signer.sign(&mut request, at("2013-05-24T00:00:00+00:00")).unwrap();
+        signer
+            .sign(&mut request, at("2013-05-24T00:00:00+00:00"))
+            .unwrap();
         assert_eq!(
             request.headers()["authorization"],
             "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, \
@@ -451,7 +459,9 @@ mod tests {
             reqwest::Method::POST,
             "http://127.0.0.1:8000/".parse().unwrap(),
         );
-        signer.sign(&mut request, at("2015-08-30T12:36:00+00:00")).unwrap();
+        signer
+            .sign(&mut request, at("2015-08-30T12:36:00+00:00"))
+            .unwrap();
         assert_eq!(request.headers()["x-amz-security-token"], "tok");
         let auth = request.headers()["authorization"].to_str().unwrap();
         assert!(auth.contains("SignedHeaders=host;x-amz-date;x-amz-security-token"));
@@ -460,7 +470,10 @@ mod tests {
 
     #[test]
     fn canonical_uri_encodes_segments() {
-        assert_eq!(canonical_uri("/bucket/a%20b(c)", false), "/bucket/a%20b%28c%29");
+        assert_eq!(
+            canonical_uri("/bucket/a%20b(c)", false),
+            "/bucket/a%20b%28c%29"
+        );
         assert_eq!(canonical_uri("/a%20b", true), "/a%2520b");
         assert_eq!(canonical_uri("", true), "/");
     }

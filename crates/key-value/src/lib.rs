@@ -71,13 +71,33 @@
 //! | `mongodb` | `stores::mongodb` | `MongoDbStore` | Unstable |
 //! | `postgresql` | `stores::postgresql` | `PostgreSQLStore` (py-key-value's table, TLS via rustls) | Stable |
 //! | `mysql` | `stores::mysql` | `MySqlStore` (MySQL or MariaDB; beyond py-key-value) | Preview |
+//! | `azure-tables` | `stores::azure_tables` | `AzureTablesStore` (Azure Table Storage REST, Shared Key or SAS; Azurite) | Unstable |
+//! | `s3` | `stores::s3` | `S3Store` (AWS S3 or S3-compatible servers, SigV4) | Unstable |
+//! | `firestore` | `stores::firestore` | `FirestoreStore` (REST v1; emulator, access token, service-account key) | Unstable |
 //!
 //! Any of them can also be opened from a URL with [`open`]: `key_value::open("disk:///var/cache/app")`.
+//!
+//! Around the stores, each behind its Cargo feature (all on by default):
+//!
+//! | feature | module | what |
+//! |---|---|---|
+//! | `wrappers` (`compression`, `encryption`) | `wrappers` | stores that wrap stores (py-key-value's wrappers) |
+//! | `adapters` | `adapters` | typed values (`TypedAdapter<T, S>`, py's `PydanticAdapter`) and `RaiseOnMissingAdapter` |
+//! | `blocking` | `blocking` | the same calls without `async`, for programs without a runtime |
 
 pub use key_value_core::*;
 
 mod open;
 pub use open::{open, schemes};
+
+#[cfg(feature = "blocking")]
+pub mod blocking;
+
+#[cfg(feature = "wrappers")]
+pub use key_value_wrappers as wrappers;
+
+#[cfg(feature = "adapters")]
+pub use key_value_adapters as adapters;
 
 /// The stores, one module per backend, each behind its Cargo feature.
 pub mod stores {
@@ -146,5 +166,29 @@ pub mod stores {
     #[cfg(feature = "mysql")]
     pub mod mysql {
         pub use key_value_mysql::*;
+    }
+
+    /// An Azure Table Storage table, in py-key-value's `AzureTablesStore` layout.
+    #[cfg(feature = "azure-tables")]
+    pub mod azure_tables {
+        pub use key_value_azure_tables::*;
+    }
+
+    /// An S3 bucket (AWS S3 or an S3-compatible server), in py-key-value's `S3Store` layout.
+    #[cfg(feature = "s3")]
+    pub mod s3 {
+        pub use key_value_s3::*;
+    }
+
+    /// A Google Cloud Firestore database (REST v1), in py-key-value's `FirestoreStore` layout.
+    #[cfg(feature = "firestore")]
+    pub mod firestore {
+        pub use key_value_firestore::*;
+    }
+
+    /// An Amazon DynamoDB table, in py-key-value's `DynamoDBStore` layout.
+    #[cfg(feature = "dynamodb")]
+    pub mod dynamodb {
+        pub use key_value_dynamodb::*;
     }
 }

@@ -15,11 +15,13 @@
 //! | `mongodb://[user:pw@]host:port/?db=D&sanitize=v1&<driver options>` | `MongoDbStore` | `mongodb` |
 //! | `postgresql://[user:pw@]host:port/db?sslmode=require&table=T&statement_cache=false` (or `postgres://`) | `PostgreSQLStore` | `postgresql` |
 //! | `mysql://[user:pw@]host:port/db?table=T&ssl=true` | `MySqlStore` | `mysql` |
+//! | `azure-tables://ACCOUNT:KEY@HOST[:PORT][/PATH]/TABLE?tls=false&sanitize=true` (or `azure-tables:///TABLE?connection_string_env=VAR`) | `AzureTablesStore` | `azure-tables` |
+//! | `s3://[KEY_ID:SECRET@]bucket?region=R&endpoint=URL&create_bucket=false&sanitize=none` | `S3Store` | `s3` |
+//! | `firestore://[:TOKEN@]project[/database]?emulator_host=H:P&credentials=KEY.json&sanitize=v1` | `FirestoreStore` | `firestore` |
+//! | `dynamodb://[KEY_ID:SECRET@]table?region=R&endpoint=URL&auto_create=false` | `DynamoDBStore` | `dynamodb` |
 //!
 //! Each store's options are those of its config struct (`DiskConfig::from_url`, ...): one code
 //! path for URLs and builders. Unknown options are errors, so a typo is never silently ignored.
-
-use std::sync::Arc;
 
 use key_value_core::config::StoreUrl;
 use key_value_core::{Error, ErrorKind, Result, SharedStore};
@@ -60,7 +62,7 @@ fn compiled() -> Vec<Scheme> {
     schemes.push(Scheme {
         name: key_value_memory::MemoryConfig::SCHEME,
         open: |url| {
-            Ok(Arc::new(
+            Ok(std::sync::Arc::new(
                 key_value_memory::MemoryConfig::from_url(url)?.build(),
             ))
         },
@@ -68,23 +70,35 @@ fn compiled() -> Vec<Scheme> {
     #[cfg(feature = "simple")]
     schemes.push(Scheme {
         name: key_value_simple::SimpleStore::SCHEME,
-        open: |url| Ok(Arc::new(key_value_simple::SimpleStore::from_url(url)?)),
+        open: |url| {
+            Ok(std::sync::Arc::new(
+                key_value_simple::SimpleStore::from_url(url)?,
+            ))
+        },
     });
     #[cfg(feature = "null")]
     schemes.push(Scheme {
         name: key_value_null::NullStore::SCHEME,
-        open: |url| Ok(Arc::new(key_value_null::NullStore::from_url(url)?)),
+        open: |url| {
+            Ok(std::sync::Arc::new(key_value_null::NullStore::from_url(
+                url,
+            )?))
+        },
     });
     #[cfg(feature = "disk")]
     schemes.push(Scheme {
         name: key_value_disk::DiskConfig::SCHEME,
-        open: |url| Ok(Arc::new(key_value_disk::DiskConfig::from_url(url)?.open()?)),
+        open: |url| {
+            Ok(std::sync::Arc::new(
+                key_value_disk::DiskConfig::from_url(url)?.open()?,
+            ))
+        },
     });
     #[cfg(feature = "disk")]
     schemes.push(Scheme {
         name: key_value_disk::MultiDiskConfig::SCHEME,
         open: |url| {
-            Ok(Arc::new(
+            Ok(std::sync::Arc::new(
                 key_value_disk::MultiDiskConfig::from_url(url)?.open()?,
             ))
         },
@@ -93,7 +107,7 @@ fn compiled() -> Vec<Scheme> {
     schemes.push(Scheme {
         name: key_value_filetree::FileTreeConfig::SCHEME,
         open: |url| {
-            Ok(Arc::new(
+            Ok(std::sync::Arc::new(
                 key_value_filetree::FileTreeConfig::from_url(url)?.open()?,
             ))
         },
@@ -102,7 +116,7 @@ fn compiled() -> Vec<Scheme> {
     schemes.push(Scheme {
         name: key_value_memcached::MemcachedConfig::SCHEME,
         open: |url| {
-            Ok(Arc::new(
+            Ok(std::sync::Arc::new(
                 key_value_memcached::MemcachedConfig::from_url(url)?.open()?,
             ))
         },
@@ -111,7 +125,7 @@ fn compiled() -> Vec<Scheme> {
     schemes.push(Scheme {
         name: key_value_redis::RedisConfig::SCHEME,
         open: |url| {
-            Ok(Arc::new(
+            Ok(std::sync::Arc::new(
                 key_value_redis::RedisConfig::from_url(url)?.open()?,
             ))
         },
@@ -120,7 +134,7 @@ fn compiled() -> Vec<Scheme> {
     schemes.push(Scheme {
         name: key_value_redis::RedisConfig::TLS_SCHEME,
         open: |url| {
-            Ok(Arc::new(
+            Ok(std::sync::Arc::new(
                 key_value_redis::RedisConfig::from_url(url)?.open()?,
             ))
         },
@@ -129,7 +143,7 @@ fn compiled() -> Vec<Scheme> {
     schemes.push(Scheme {
         name: key_value_valkey::ValkeyConfig::SCHEME,
         open: |url| {
-            Ok(Arc::new(
+            Ok(std::sync::Arc::new(
                 key_value_valkey::ValkeyConfig::from_url(url)?.open()?,
             ))
         },
@@ -138,7 +152,7 @@ fn compiled() -> Vec<Scheme> {
     schemes.push(Scheme {
         name: key_value_mongodb::MongoDbConfig::SCHEME,
         open: |url| {
-            Ok(Arc::new(
+            Ok(std::sync::Arc::new(
                 key_value_mongodb::MongoDbConfig::from_url(url)?.open()?,
             ))
         },
@@ -147,7 +161,7 @@ fn compiled() -> Vec<Scheme> {
     schemes.push(Scheme {
         name: key_value_postgresql::PostgreSQLConfig::SCHEME,
         open: |url| {
-            Ok(Arc::new(
+            Ok(std::sync::Arc::new(
                 key_value_postgresql::PostgreSQLConfig::from_url(url)?.open()?,
             ))
         },
@@ -156,7 +170,7 @@ fn compiled() -> Vec<Scheme> {
     schemes.push(Scheme {
         name: key_value_postgresql::PostgreSQLConfig::SHORT_SCHEME,
         open: |url| {
-            Ok(Arc::new(
+            Ok(std::sync::Arc::new(
                 key_value_postgresql::PostgreSQLConfig::from_url(url)?.open()?,
             ))
         },
@@ -165,8 +179,44 @@ fn compiled() -> Vec<Scheme> {
     schemes.push(Scheme {
         name: key_value_mysql::MySqlConfig::SCHEME,
         open: |url| {
-            Ok(Arc::new(
+            Ok(std::sync::Arc::new(
                 key_value_mysql::MySqlConfig::from_url(url)?.open()?,
+            ))
+        },
+    });
+    #[cfg(feature = "s3")]
+    schemes.push(Scheme {
+        name: key_value_s3::S3Config::SCHEME,
+        open: |url| {
+            Ok(std::sync::Arc::new(
+                key_value_s3::S3Config::from_url(url)?.open()?,
+            ))
+        },
+    });
+    #[cfg(feature = "firestore")]
+    schemes.push(Scheme {
+        name: key_value_firestore::FirestoreConfig::SCHEME,
+        open: |url| {
+            Ok(std::sync::Arc::new(
+                key_value_firestore::FirestoreConfig::from_url(url)?.open()?,
+            ))
+        },
+    });
+    #[cfg(feature = "dynamodb")]
+    schemes.push(Scheme {
+        name: key_value_dynamodb::DynamoDBConfig::SCHEME,
+        open: |url| {
+            Ok(std::sync::Arc::new(
+                key_value_dynamodb::DynamoDBConfig::from_url(url)?.open()?,
+            ))
+        },
+    });
+    #[cfg(feature = "azure-tables")]
+    schemes.push(Scheme {
+        name: key_value_azure_tables::AzureTablesConfig::SCHEME,
+        open: |url| {
+            Ok(std::sync::Arc::new(
+                key_value_azure_tables::AzureTablesConfig::from_url(url)?.open()?,
             ))
         },
     });
@@ -331,6 +381,31 @@ mod tests {
         assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Config));
     }
 
+    #[cfg(feature = "s3")]
+    #[test]
+    fn s3_opens_without_a_runtime_or_a_server() {
+        use key_value_core::DynKeyValue;
+        let store = open(
+            "s3://AKID:topsecret@kv-bucket?region=eu-west-1&endpoint=http://127.0.0.1:1&create_bucket=false&sanitize=none",
+        );
+        assert!(
+            store
+                .as_ref()
+                .is_ok_and(|s| s.dyn_info().name() == "S3Store"),
+            "{:?}",
+            store.err()
+        );
+        let err = open("s3://AKID:topsecret@kv-bucket?regoin=eu-west-1").err();
+        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Config));
+        let err = open("s3://AKID:topsecret@x?endpoint=http://127.0.0.1:1").err();
+        assert_eq!(
+            err.as_ref().map(|e| e.kind()),
+            Some(ErrorKind::Config),
+            "too short a bucket name"
+        );
+        assert!(!format!("{err:?}").contains("topsecret"));
+    }
+
     #[cfg(feature = "mysql")]
     #[test]
     fn mysql_opens_without_a_runtime_or_a_server() {
@@ -345,5 +420,86 @@ mod tests {
         );
         let err = open("mysql://127.0.0.1:1/db?table=a;b").err();
         assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Config));
+    }
+
+    #[cfg(feature = "dynamodb")]
+    #[test]
+    fn dynamodb_opens_without_a_runtime_or_a_server() {
+        use key_value_core::DynKeyValue;
+        let store = open(
+            "dynamodb://AKID:secret@kv-cache?region=eu-west-1&endpoint=http://127.0.0.1:1&auto_create=false",
+        );
+        assert!(
+            store
+                .as_ref()
+                .is_ok_and(|s| s.dyn_info().name() == "DynamoDBStore"),
+            "{:?}",
+            store.err()
+        );
+        let err = open("dynamodb://AKID:secret@kv?region=eu-west-1").err();
+        assert_eq!(
+            err.map(|e| e.kind()),
+            Some(ErrorKind::Config),
+            "too short a table name"
+        );
+        let err = open("dynamodb://AKID:secret@kv-cache?regoin=eu-west-1").err();
+        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Config));
+        assert!(
+            !format!("{:?}", open("dynamodb://AKID:topsecret@kv?region=x").err())
+                .contains("topsecret")
+        );
+    }
+
+    #[cfg(feature = "firestore")]
+    #[test]
+    fn firestore_opens_without_a_runtime_or_a_server() {
+        use key_value_core::DynKeyValue;
+        for url in [
+            "firestore://proj?emulator_host=127.0.0.1:1",
+            "firestore://:ya29.topsecret@proj/my-db?sanitize=v1&use_environment=false",
+        ] {
+            let store = open(url);
+            assert!(
+                store
+                    .as_ref()
+                    .is_ok_and(|s| s.dyn_info().name() == "FirestoreStore"),
+                "{url}: {:?}",
+                store.err()
+            );
+        }
+        let err = open("firestore://proj?emulator_hots=127.0.0.1:1").err();
+        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Config));
+        let err = open("firestore://:ya29.topsecret@proj/Bad_DB?use_environment=false").err();
+        assert_eq!(err.as_ref().map(|e| e.kind()), Some(ErrorKind::Config));
+        assert!(!format!("{err:?}").contains("topsecret"));
+    }
+
+    #[cfg(feature = "azure-tables")]
+    #[test]
+    fn azure_tables_opens_without_a_runtime_or_a_server() {
+        use key_value_core::DynKeyValue;
+        for url in [
+            "azure-tables://acme:c2VjcmV0@acme.table.core.windows.net/kvstore?sanitize=true",
+            "azure-tables://devstoreaccount1:c2VjcmV0@127.0.0.1:1/devstoreaccount1/kvstore?tls=false",
+            "azure-tables:///kvstore?development_storage=true&auto_create=false",
+        ] {
+            let store = open(url);
+            assert!(
+                store
+                    .as_ref()
+                    .is_ok_and(|s| s.dyn_info().name() == "AzureTablesStore"),
+                "{url}: {:?}",
+                store.err()
+            );
+        }
+        let err = open("azure-tables://acme:c2VjcmV0@acme.table.core.windows.net/kv_store").err();
+        assert_eq!(
+            err.as_ref().map(|e| e.kind()),
+            Some(ErrorKind::Config),
+            "bad table name"
+        );
+        let err = open("azure-tables://acme:c2VjcmV0@h/kvstore?sanitise=true").err();
+        assert_eq!(err.as_ref().map(|e| e.kind()), Some(ErrorKind::Config));
+        assert!(!format!("{err:?}").contains("c2VjcmV0"));
     }
 }

@@ -40,6 +40,8 @@ struct Plan {
     fail_always: AtomicUsize,
     kind: Mutex<Option<ErrorKind>>,
     delay_micros: AtomicU64,
+    delay_next: AtomicUsize,
+    delay_next_micros: AtomicU64,
 }
 
 impl Faults {
@@ -61,14 +63,32 @@ impl Faults {
         self.inner.delay_micros.store(micros, Ordering::SeqCst);
     }
 
+    /// Delays only the next `n` calls by `by` (on top of any [`delay`](Self::delay)): for
+    /// testing a time-out that a later, prompt call gets past.
+    pub fn delay_next(&self, n: usize, by: Duration) {
+        let micros = u64::try_from(by.as_micros()).unwrap_or(u64::MAX);
+        self.inner.delay_next_micros.store(micros, Ordering::SeqCst);
+        self.inner.delay_next.store(n, Ordering::SeqCst);
+    }
+
     /// Stops failing and delaying.
     pub fn heal(&self) {
         self.inner.fail_next.store(0, Ordering::SeqCst);
         self.inner.fail_always.store(0, Ordering::SeqCst);
         self.inner.delay_micros.store(0, Ordering::SeqCst);
+        self.inner.delay_next.store(0, Ordering::SeqCst);
     }
 
     async fn apply(&self, operation: &'static str) -> Result<()> {
+        if self
+            .inner
+            .delay_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            let micros = self.inner.delay_next_micros.load(Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_micros(micros)).await;
+        }
         let delay = self.inner.delay_micros.load(Ordering::SeqCst);
         if delay > 0 {
             tokio::time::sleep(Duration::from_micros(delay)).await;

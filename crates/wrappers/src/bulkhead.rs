@@ -1,1 +1,245 @@
-//! Not written yet.
+//! Caps how many calls run against a store at once.
+//!
+//! [`Bulkhead`] lets at most `max_concurrent` calls reach the store at the same time; further
+//! calls wait for a slot, first come first served. With
+//! [`max_queue`](BulkheadLayer::max_queue), at most that many calls wait: one more fails at
+//! once with a temporary [`ErrorKind::Backend`] error ("bulkhead full"), so a slow backend
+//! sheds load instead of collecting an unbounded queue of callers (and their memory). A
+//! waiting call that is cancelled leaves the queue; a running call that is cancelled frees its
+//! slot.
+//!
+//! Every operation takes one slot, a batch included (a batch is one request); `close()` takes
+//! none. Put a [`Timeout`](crate::timeout) outside the bulkhead to bound the wait too.
+//!
+//! **Compared with py-key-value**: py-key-value 0.4.6 has no bulkhead; this wrapper is new here.
+//!
+//! ```
+//! use key_value_core::prelude::*;
+//! use key_value_memory::MemoryStore;
+//! use key_value_wrappers::{LayerExt, bulkhead::BulkheadLayer};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> key_value_core::Result<()> {
+//! let store = MemoryStore::new().layer(BulkheadLayer::new(16).max_queue(64));
+//! store.put("k", object!({"n": 1})).await?;
+//! assert_eq!(store.get("k").await?, Some(object!({"n": 1})));
+//! assert_eq!(store.running(), 0);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use key_value_core::entry::ManagedEntry;
+use key_value_core::{Error, ErrorKind, KeyValue, Result, StoreInfo};
+use tokio::sync::{Semaphore, SemaphorePermit, TryAcquireError};
+
+use crate::Layer;
+
+/// The limits; a [`Layer`] that wraps a store into a [`Bulkhead`].
+#[derive(Debug, Clone, Copy)]
+pub struct BulkheadLayer {
+    max_concurrent: usize,
+    max_queue: Option<usize>,
+}
+
+impl BulkheadLayer {
+    /// At most `max_concurrent` calls at once (at least 1); waiting calls are not limited.
+    pub fn new(max_concurrent: usize) -> Self {
+        BulkheadLayer {
+            max_concurrent: max_concurrent.clamp(1, Semaphore::MAX_PERMITS),
+            max_queue: None,
+        }
+    }
+
+    /// At most `max_queue` calls wait for a slot; more fail fast. `0` means no waiting at all.
+    pub fn max_queue(mut self, max_queue: usize) -> Self {
+        self.max_queue = Some(max_queue);
+        self
+    }
+}
+
+impl<S: KeyValue> Layer<S> for BulkheadLayer {
+    type Store = Bulkhead<S>;
+
+    fn layer(self, inner: S) -> Bulkhead<S> {
+        Bulkhead::new(inner, self)
+    }
+}
+
+/// A store behind a concurrency cap; see the [module docs](self).
+#[derive(Debug)]
+pub struct Bulkhead<S> {
+    inner: S,
+    limits: BulkheadLayer,
+    slots: Semaphore,
+    waiting: AtomicUsize,
+}
+
+/// Leaves the queue when dropped, whether the wait ended or was cancelled.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl<S: KeyValue> Bulkhead<S> {
+    /// Wraps `inner` with `limits`.
+    pub fn new(inner: S, limits: BulkheadLayer) -> Self {
+        Bulkhead {
+            inner,
+            slots: Semaphore::new(limits.max_concurrent),
+            limits,
+            waiting: AtomicUsize::new(0),
+        }
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &BulkheadLayer {
+        &self.limits
+    }
+
+    /// How many calls are running now.
+    pub fn running(&self) -> usize {
+        self.limits
+            .max_concurrent
+            .saturating_sub(self.slots.available_permits())
+    }
+
+    /// How many calls are waiting for a slot now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    fn full(&self, operation: &'static str) -> Error {
+        Error::new(
+            ErrorKind::Backend,
+            format!(
+                "bulkhead full: {} calls running and {} waiting",
+                self.limits.max_concurrent,
+                self.waiting()
+            ),
+        )
+        .with_temporary(true)
+        .with_operation(operation)
+    }
+
+    async fn slot(&self, operation: &'static str) -> Result<SemaphorePermit<'_>> {
+        match self.slots.try_acquire() {
+            Ok(permit) => return Ok(permit),
+            Err(TryAcquireError::NoPermits) => {}
+            Err(TryAcquireError::Closed) => return Err(self.full(operation)),
+        }
+        let joined = self
+            .waiting
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                match self.limits.max_queue {
+                    Some(max) if n >= max => None,
+                    _ => Some(n + 1),
+                }
+            });
+        if joined.is_err() {
+            return Err(self.full(operation));
+        }
+        let _queued = Queued(&self.waiting);
+        self.slots.acquire().await.map_err(|_| self.full(operation))
+    }
+
+    async fn bounded<T, Fut>(
+        &self,
+        operation: &'static str,
+        call: impl FnOnce() -> Fut,
+    ) -> Result<T>
+    where
+        Fut: Future<Output = Result<T>>,
+    {
+        let _slot = self.slot(operation).await?;
+        call().await
+    }
+}
+
+impl<S: KeyValue> KeyValue for Bulkhead<S> {
+    fn info(&self) -> &StoreInfo {
+        self.inner.info()
+    }
+
+    async fn get_entry(&self, collection: &str, key: &str) -> Result<Option<ManagedEntry>> {
+        self.bounded("get", || self.inner.get_entry(collection, key))
+            .await
+    }
+
+    async fn put_entry(&self, collection: &str, key: &str, entry: ManagedEntry) -> Result<()> {
+        self.bounded("put", || self.inner.put_entry(collection, key, entry))
+            .await
+    }
+
+    async fn delete_entry(&self, collection: &str, key: &str) -> Result<bool> {
+        self.bounded("delete", || self.inner.delete_entry(collection, key))
+            .await
+    }
+
+    async fn get_entries(
+        &self,
+        collection: &str,
+        keys: &[&str],
+    ) -> Result<Vec<Option<ManagedEntry>>> {
+        self.bounded("get_many", || self.inner.get_entries(collection, keys))
+            .await
+    }
+
+    async fn put_entries(
+        &self,
+        collection: &str,
+        keys: &[&str],
+        entries: Vec<ManagedEntry>,
+    ) -> Result<()> {
+        self.bounded("put_many", || {
+            self.inner.put_entries(collection, keys, entries)
+        })
+        .await
+    }
+
+    async fn delete_entries(&self, collection: &str, keys: &[&str]) -> Result<usize> {
+        self.bounded("delete_many", || {
+            self.inner.delete_entries(collection, keys)
+        })
+        .await
+    }
+
+    async fn list_keys(&self, collection: &str, limit: Option<usize>) -> Result<Vec<String>> {
+        self.bounded("keys", || self.inner.list_keys(collection, limit))
+            .await
+    }
+
+    async fn list_collections(&self, limit: Option<usize>) -> Result<Vec<String>> {
+        self.bounded("collections", || self.inner.list_collections(limit))
+            .await
+    }
+
+    async fn destroy(&self) -> Result<bool> {
+        self.bounded("destroy", || self.inner.destroy()).await
+    }
+
+    async fn destroy_collection(&self, collection: &str) -> Result<bool> {
+        self.bounded("destroy_collection", || {
+            self.inner.destroy_collection(collection)
+        })
+        .await
+    }
+
+    async fn cull(&self) -> Result<()> {
+        self.bounded("cull", || self.inner.cull()).await
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.inner.close().await
+    }
+}

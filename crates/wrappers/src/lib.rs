@@ -5,11 +5,23 @@
 //! `XxxLayer` (the configuration, a builder) and the wrapped store `Xxx<S>`. Apply a layer with
 //! [`LayerExt::layer`]:
 //!
-//! ```ignore
+//! ```
+//! use key_value_core::prelude::*;
+//! use key_value_memory::MemoryStore;
 //! use key_value_wrappers::{LayerExt, retry::RetryLayer, statistics::StatisticsLayer};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let statistics = StatisticsLayer::new();
+//! let counts = statistics.handle();
+//! // Statistics sees every attempt of the retry layer around it.
 //! let store = MemoryStore::new()
-//!     .layer(StatisticsLayer::new())
+//!     .layer(statistics)
 //!     .layer(RetryLayer::new().max_attempts(3));
+//! store.put("user:1", object!({"name": "Ada"})).collection("users").await?;
+//! assert!(store.get("user:1").collection("users").await?.is_some());
+//! assert_eq!(counts.snapshot().collection("users").put, 1);
+//! # Ok::<(), Error>(())
+//! # }).unwrap();
 //! ```
 //!
 //! | Group | Wrappers |
