@@ -73,7 +73,7 @@
 //! | `get_many`, `put_many` | one request per distinct key, [`concurrency`](S3Config::concurrency) at a time |
 //! | `delete_many` | HeadObject per distinct key (concurrently), then one DeleteObjects per 1000 existing objects |
 //! | `keys` | ListObjectsV2 pages of `collection/` + HeadObject per object |
-//! | `collections` | ListObjectsV2 pages with delimiter `/` (CommonPrefixes) |
+//! | `collections` | ListObjectsV2 pages with delimiter `/` (CommonPrefixes; a collection whose objects all expired but were not yet deleted is still listed) |
 //! | `destroy_collection`, `destroy` | ListObjectsV2 pages + DeleteObjects per page (the bucket itself stays) |
 //! | `cull` | ListObjectsV2 pages + HeadObject per object + DeleteObjects |
 //!
