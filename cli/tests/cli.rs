@@ -155,9 +155,10 @@ fn errors_are_one_line_and_exit_2() {
             "unknown store scheme `nope`",
         ),
         (vec!["--store", "null://", "keys"], "unsupported"),
+        // A URL the store's config refuses: a typed configuration error naming the mistake.
         (
             vec!["--store", "dynamodb://127.0.0.1:1", "get", "k"],
-            "`dynamodb` feature",
+            "takes no port",
         ),
         // Nothing listens on port 1: a typed connection error, in one line.
         (

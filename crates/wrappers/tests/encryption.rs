@@ -106,7 +106,8 @@ async fn stored_format_is_py_key_values() {
         .layer(layer());
     store.put("k", secret()).collection("c").await.unwrap();
     let stored = raw(&store, "c", "k").await;
-    let keys: Vec<&str> = stored.keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = stored.keys().map(String::as_str).collect();
+    keys.sort_unstable();
     assert_eq!(keys, ["__encrypted_data__", "__encryption_version__"]);
     assert_eq!(stored[ENCRYPTION_VERSION_KEY], json!(1));
     // Standard base64 of a URL-safe Fernet token: "gAAAAA..." in, "Z0FBQUFB..." out.
