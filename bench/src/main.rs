@@ -914,6 +914,10 @@ struct Target {
     /// At most this many operations per run: the cloud stores run against emulators that take
     /// milliseconds per call, and their figures describe the emulator, not the service.
     max_ops: Option<usize>,
+    /// Runs this many times the requested operations (not in quick mode): an in-memory
+    /// store does 2,000 puts in a few milliseconds, a window in which growing the heap (page
+    /// faults) decides the result; at 20,000 the ratios settle (see docs/benchmarks.md).
+    ops_scale: usize,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -945,6 +949,7 @@ async fn targets(a: &Args, tmp: &std::path::Path) -> Res<Vec<Target>> {
             python: Some(("memory", String::new())),
             redis_port: None,
             max_ops: None,
+            ops_scale: 10,
         });
     }
     if want("disk") {
@@ -959,6 +964,7 @@ async fn targets(a: &Args, tmp: &std::path::Path) -> Res<Vec<Target>> {
             python: Some(("disk", String::new())),
             redis_port: None,
             max_ops: None,
+            ops_scale: 1,
         });
     }
     if want("filetree") {
@@ -970,6 +976,7 @@ async fn targets(a: &Args, tmp: &std::path::Path) -> Res<Vec<Target>> {
             python: None,
             redis_port: None,
             max_ops: None,
+            ops_scale: 1,
         });
     }
     if want("redis")
@@ -989,6 +996,7 @@ async fn targets(a: &Args, tmp: &std::path::Path) -> Res<Vec<Target>> {
             python: Some(("redis", url.clone())),
             redis_port: port_of(&url),
             max_ops: None,
+            ops_scale: 1,
         });
     }
     if want("valkey")
@@ -1009,6 +1017,7 @@ async fn targets(a: &Args, tmp: &std::path::Path) -> Res<Vec<Target>> {
             python: None,
             redis_port: None,
             max_ops: None,
+            ops_scale: 1,
         });
     }
     if want("postgresql")
@@ -1025,6 +1034,7 @@ async fn targets(a: &Args, tmp: &std::path::Path) -> Res<Vec<Target>> {
             python: Some(("postgresql", url.clone())),
             redis_port: None,
             max_ops: None,
+            ops_scale: 1,
         });
     }
     if want("memcached")
@@ -1043,6 +1053,7 @@ async fn targets(a: &Args, tmp: &std::path::Path) -> Res<Vec<Target>> {
             python: Some(("memcached", url)),
             redis_port: None,
             max_ops: None,
+            ops_scale: 1,
         });
     }
     if want("mysql")
@@ -1056,6 +1067,7 @@ async fn targets(a: &Args, tmp: &std::path::Path) -> Res<Vec<Target>> {
             python: None,
             redis_port: None,
             max_ops: None,
+            ops_scale: 1,
         });
     }
     if want("mongodb")
@@ -1069,6 +1081,7 @@ async fn targets(a: &Args, tmp: &std::path::Path) -> Res<Vec<Target>> {
             python: None,
             redis_port: None,
             max_ops: None,
+            ops_scale: 1,
         });
     }
     // Cloud stores, against the local stand-ins of services/ (ours only: there is no raw
@@ -1081,6 +1094,7 @@ async fn targets(a: &Args, tmp: &std::path::Path) -> Res<Vec<Target>> {
         python: None,
         redis_port: None,
         max_ops: Some(300),
+        ops_scale: 1,
     };
     if want("dynamodb")
         && let Some(endpoint) = env("KV_DYNALITE_URL")
@@ -1197,11 +1211,18 @@ async fn real_main() -> Res<()> {
         });
         let mut ours_runs = Vec::new();
         let mut raw_runs = Vec::new();
-        let ops = t.max_ops.map_or(a.ops, |max| a.ops.min(max));
-        // Interleaved so that drift of the machine hits both alike.
+        let scaled = if a.quick { a.ops } else { a.ops * t.ops_scale };
+        let ops = t.max_ops.map_or(scaled, |max| scaled.min(max));
+        // Interleaved so that drift of the machine hits both alike, and the order swapped on
+        // every run: whoever runs first grows the heap and pays its page faults (the kernel
+        // zeroing fresh pages was 22% of a MemoryStore run's cycles in `perf`).
         for run in 0..a.runs {
+            let raw_first = run % 2 == 1;
+            if raw_first && let Some(raw) = &t.raw {
+                raw_runs.push(run_once(Arc::clone(raw), "raw", run, ops, batch).await?);
+            }
             ours_runs.push(run_once(Arc::clone(&ours), "ours", run, ops, batch).await?);
-            if let Some(raw) = &t.raw {
+            if !raw_first && let Some(raw) = &t.raw {
                 raw_runs.push(run_once(Arc::clone(raw), "raw", run, ops, batch).await?);
             }
         }
@@ -1209,8 +1230,7 @@ async fn real_main() -> Res<()> {
         sane(t.name, &ours_s)?;
         let raw_s = stats(&raw_runs);
         let py_s = match (&python, &t.python) {
-            (Some(py), Some((kind, url))) => match python_bench(py, kind, url, a.ops, a.runs).await
-            {
+            (Some(py), Some((kind, url))) => match python_bench(py, kind, url, ops, a.runs).await {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("kv-bench: py-key-value on {}: {e}", t.name);
@@ -1238,7 +1258,10 @@ async fn real_main() -> Res<()> {
             None => None,
         };
 
-        println!("\n### {} (raw baseline: {})\n", t.name, t.raw_name);
+        println!(
+            "\n### {} (raw baseline: {}; {ops} operations per run)\n",
+            t.name, t.raw_name
+        );
         println!(
             "| operation | ours ops/s | raw ops/s | ours/raw | py-key-value ops/s | ours/py |"
         );
