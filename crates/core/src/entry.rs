@@ -93,6 +93,50 @@ impl ManagedEntry {
     }
 }
 
+/// Orders entries found by a batch read as `keys` asked for them: `None` where nothing was
+/// found, each entry moved out rather than copied, except for a key asked for more than once
+/// in the same call (then the earlier answers are copies).
+///
+/// Batch reads of SQL stores come back in the database's order; copying every entry out of the
+/// lookup table cost a deep copy per key (a third of PostgreSQL's `get_many` instructions in
+/// callgrind).
+///
+/// ```
+/// use std::collections::HashMap;
+/// use key_value_core::entry::{in_key_order, ManagedEntry};
+/// use key_value_core::object;
+///
+/// let mut found = HashMap::new();
+/// found.insert("b".to_string(), ManagedEntry::new(object!({"n": 2}), None, None));
+/// let ordered = in_key_order(found, &["a", "b", "b"]);
+/// assert!(ordered[0].is_none());
+/// assert_eq!(ordered[1], ordered[2]);
+/// assert_eq!(ordered[2].as_ref().map(|e| e.value["n"].clone()), Some(2.into()));
+/// ```
+pub fn in_key_order(
+    mut found: std::collections::HashMap<String, ManagedEntry>,
+    keys: &[&str],
+) -> Vec<Option<ManagedEntry>> {
+    let mut uses: std::collections::HashMap<&str, usize> =
+        std::collections::HashMap::with_capacity(keys.len());
+    for key in keys {
+        *uses.entry(key).or_default() += 1;
+    }
+    keys.iter()
+        .map(|key| {
+            let left = uses.get_mut(key).map_or(0, |n| {
+                *n -= 1;
+                *n
+            });
+            if left == 0 {
+                found.remove(*key)
+            } else {
+                found.get(*key).cloned()
+            }
+        })
+        .collect()
+}
+
 /// Which fields an envelope carries: py-key-value's `SerializationAdapter` settings.
 ///
 /// The common forms are constants: [`Envelope::WITH_KEY`] (Redis, Disk, Memcached, RocksDB, ...),

@@ -831,18 +831,8 @@ impl KeyValue for DynamoDBStore {
                 .try_collect()
                 .await
                 .map_err(|e| e.in_context(op, collection, None))?;
-        let mut by_key: HashMap<String, ManagedEntry> = found.into_iter().flatten().collect();
-        let last: HashMap<&str, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
-        let mut out = Vec::with_capacity(keys.len());
-        for (i, key) in keys.iter().enumerate() {
-            // The last occurrence takes the entry, earlier ones a copy.
-            out.push(if last.get(key) == Some(&i) {
-                by_key.remove(*key)
-            } else {
-                by_key.get(*key).cloned()
-            });
-        }
-        Ok(out)
+        let by_key: HashMap<String, ManagedEntry> = found.into_iter().flatten().collect();
+        Ok(key_value_core::entry::in_key_order(by_key, keys))
     }
 
     async fn put_entries(

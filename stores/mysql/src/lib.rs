@@ -417,7 +417,7 @@ impl KeyValue for MySqlStore {
                 found.insert(key, entry);
             }
         }
-        Ok(keys.iter().map(|k| found.get(*k).cloned()).collect())
+        Ok(key_value_core::entry::in_key_order(found, keys))
     }
 
     async fn put_entries(

@@ -505,7 +505,7 @@ impl KeyValue for PostgreSQLStore {
                 Self::row_entry(row, 1).map_err(|e| e.in_context(op, collection, Some(&key)))?;
             found.insert(key, entry);
         }
-        Ok(keys.iter().map(|k| found.get(*k).cloned()).collect())
+        Ok(key_value_core::entry::in_key_order(found, keys))
     }
 
     async fn put_entries(
