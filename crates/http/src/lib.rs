@@ -288,6 +288,22 @@ pub fn transport_error(error: reqwest::Error) -> Error {
     }
 }
 
+/// Whether an HTTP status says "try again later": 408, 429 and every 5xx. The one rule behind
+/// [`status_error`], for stores that map their service's own error codes first.
+///
+/// ```
+/// use key_value_http::{is_temporary_status, reqwest::StatusCode};
+///
+/// assert!(is_temporary_status(StatusCode::TOO_MANY_REQUESTS));
+/// assert!(is_temporary_status(StatusCode::BAD_GATEWAY));
+/// assert!(!is_temporary_status(StatusCode::NOT_FOUND));
+/// ```
+pub fn is_temporary_status(status: reqwest::StatusCode) -> bool {
+    status.is_server_error()
+        || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+        || status == reqwest::StatusCode::REQUEST_TIMEOUT
+}
+
 /// Turns an unexpected HTTP status into an [`ErrorKind::Backend`] error whose message holds the
 /// status and the start of the response body (the server's own error text); 408, 429 and 5xx
 /// are temporary.
@@ -301,9 +317,7 @@ pub fn transport_error(error: reqwest::Error) -> Error {
 /// assert!(!status_error(StatusCode::FORBIDDEN, "denied").is_temporary());
 /// ```
 pub fn status_error(status: reqwest::StatusCode, body: &str) -> Error {
-    let temporary = status.is_server_error()
-        || status == reqwest::StatusCode::TOO_MANY_REQUESTS
-        || status == reqwest::StatusCode::REQUEST_TIMEOUT;
+    let temporary = is_temporary_status(status);
     let mut snippet: String = body.chars().take(300).collect();
     if snippet.len() < body.len() {
         snippet.push('…');

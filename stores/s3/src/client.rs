@@ -8,7 +8,7 @@ use key_value_core::{Error, ErrorKind, Result};
 use key_value_http::reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use key_value_http::reqwest::{self, Method, StatusCode};
 use key_value_http::sigv4::{Signer, uri_encode};
-use key_value_http::{status_error, transport_error};
+use key_value_http::{is_temporary_status, status_error, transport_error};
 
 use crate::xml;
 
@@ -143,9 +143,7 @@ impl Client {
 
 /// Whether an answer is one the AWS SDKs retry: throttling, 5xx, and the codes that say so.
 fn retryable(r: &Response) -> bool {
-    r.status.is_server_error()
-        || r.status == StatusCode::TOO_MANY_REQUESTS
-        || r.status == StatusCode::REQUEST_TIMEOUT
+    is_temporary_status(r.status)
         || (!r.status.is_success()
             && r.code().is_some_and(|c| {
                 matches!(
@@ -181,9 +179,7 @@ pub(crate) fn s3_error(status: StatusCode, body: &[u8]) -> Error {
     let Some((code, message)) = xml::error_code(&text) else {
         return status_error(status, &text);
     };
-    let temporary_status = status.is_server_error()
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status == StatusCode::REQUEST_TIMEOUT;
+    let temporary_status = is_temporary_status(status);
     let (kind, temporary) = match code.as_str() {
         "SlowDown" | "ServiceUnavailable" | "InternalError" | "RequestTimeout"
         | "OperationAborted" => (ErrorKind::Backend, true),
