@@ -208,13 +208,47 @@ pub fn run<Fut: Future<Output = ()>>(test: Fut) {
 /// `conformance_suite!(factory, requires = "KV_REDIS_URL")`. Each test then checks it first
 /// with [`service::service_env`]: outside CI a missing server means "NOT RUN" on stderr, in CI
 /// a failure.
+///
+/// A stand-in server that breaks a guarantee the real service gives can be excused from named
+/// tests, each with its reason: `conformance_suite!(factory, requires = "KV_X_URL",
+/// unsupported = &[("concurrent_operations", "why")])`. Those tests print
+/// `NOT APPLICABLE: why` on stderr instead of running (never a silent pass), and an extra test,
+/// `unsupported_tests_exist`, fails when a listed name is not a suite test.
 #[macro_export]
 macro_rules! conformance_suite {
     ($factory:expr) => {
         $crate::conformance_suite!($factory, requires = "");
     };
     ($factory:expr, requires = $var:expr) => {
-        $crate::__conformance_tests! { $factory; $var;
+        $crate::__with_conformance_names! { __conformance_tests! { $factory; $var; &[]; } }
+    };
+    ($factory:expr, requires = $var:expr, unsupported = $unsupported:expr) => {
+        $crate::__with_conformance_names! { __conformance_tests! { $factory; $var; $unsupported; } }
+
+        #[test]
+        fn unsupported_tests_exist() {
+            let unsupported: &[(&str, &str)] = $unsupported;
+            for (name, why) in unsupported {
+                assert!(
+                    $crate::CONFORMANCE_TESTS.contains(name),
+                    "`{name}` is not a conformance test"
+                );
+                assert!(
+                    !why.trim().is_empty(),
+                    "`{name}` is excused without a reason"
+                );
+            }
+        }
+    };
+}
+
+/// Calls `$callback!` with the names of every conformance test, so that the list lives in one
+/// place: the tests [`conformance_suite!`] expands to and [`CONFORMANCE_TESTS`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_conformance_names {
+    ($callback:ident! { $($prefix:tt)* }) => {
+        $crate::$callback! { $($prefix)*
             store_declares_itself,
             empty_get, empty_put, empty_ttl,
             put_non_object_is_serialization_error,
@@ -265,10 +299,15 @@ macro_rules! conformance_suite {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __conformance_tests {
-    ($factory:expr; $var:expr; $($name:ident),* $(,)?) => {
+    ($factory:expr; $var:expr; $unsupported:expr; $($name:ident),* $(,)?) => {
         $(
             #[test]
             fn $name() {
+                let unsupported: &[(&str, &str)] = $unsupported;
+                if let Some((_, why)) = unsupported.iter().find(|(n, _)| *n == stringify!($name)) {
+                    $crate::service::not_applicable(concat!(module_path!(), "::", stringify!($name)), why);
+                    return;
+                }
                 let var: &str = $var;
                 if !var.is_empty()
                     && $crate::service::service_env(var, stringify!($name)).is_none()
@@ -280,3 +319,18 @@ macro_rules! __conformance_tests {
         )*
     };
 }
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __names {
+    ($($name:ident),* $(,)?) => {
+        &[$(stringify!($name)),*]
+    };
+}
+
+/// The names of the conformance tests, in the order [`conformance_suite!`] declares them.
+///
+/// ```
+/// assert!(key_value_testkit::CONFORMANCE_TESTS.contains(&"concurrent_operations"));
+/// ```
+pub const CONFORMANCE_TESTS: &[&str] = __with_conformance_names! { __names! {} };

@@ -30,3 +30,10 @@ pub fn service_env(var: &str, test: &str) -> Option<String> {
         }
     }
 }
+
+/// Says on stderr that `test` does not apply to this configuration, and why (see the
+/// `unsupported` argument of [`conformance_suite!`](crate::conformance_suite)).
+pub fn not_applicable(test: &str, why: &str) {
+    // Straight to stderr: the harness captures `eprintln!` of passing tests.
+    let _ = writeln!(std::io::stderr(), "{test}: NOT APPLICABLE: {why}");
+}

@@ -29,7 +29,16 @@ mod rclone {
         open(common::rclone("s3 conformance (rclone)"), &fx)
     }
 
-    key_value_testkit::conformance_suite!(store, requires = "KV_RCLONE_S3_URL");
+    key_value_testkit::conformance_suite!(
+        store,
+        requires = "KV_RCLONE_S3_URL",
+        unsupported = &[(
+            "concurrent_operations",
+            "rclone serve s3 rewrites an object's file in place and answers with sizes from its \
+             directory cache, so a GET racing a PUT can see a short body or a missing object \
+             (S3, moto and SeaweedFS replace objects atomically; the test runs on those two)",
+        )]
+    );
 }
 
 mod moto {
