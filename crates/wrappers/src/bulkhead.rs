@@ -31,11 +31,11 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use key_value_core::entry::ManagedEntry;
-use key_value_core::{Error, ErrorKind, KeyValue, Result, StoreInfo};
+use key_value_core::{Error, ErrorKind, KeyValue, Result};
 use tokio::sync::{Semaphore, SemaphorePermit, TryAcquireError};
 
 use crate::Layer;
+use crate::guard::{Call, Guard, guarded_key_value};
 
 /// The limits; a [`Layer`] that wraps a store into a [`Bulkhead`].
 #[derive(Debug, Clone, Copy)]
@@ -152,94 +152,23 @@ impl<S: KeyValue> Bulkhead<S> {
         let _queued = Queued(&self.waiting);
         self.slots.acquire().await.map_err(|_| self.full(operation))
     }
+}
 
-    async fn bounded<T, Fut>(
+impl<S: KeyValue> Guard for Bulkhead<S> {
+    type Inner = S;
+
+    fn guarded(&self) -> &S {
+        &self.inner
+    }
+
+    async fn guard<T: Send>(
         &self,
-        operation: &'static str,
-        call: impl FnOnce() -> Fut,
-    ) -> Result<T>
-    where
-        Fut: Future<Output = Result<T>>,
-    {
-        let _slot = self.slot(operation).await?;
-        call().await
+        call: Call,
+        run: impl Future<Output = Result<T>> + Send,
+    ) -> Result<T> {
+        let _slot = self.slot(call.operation).await?;
+        run.await
     }
 }
 
-impl<S: KeyValue> KeyValue for Bulkhead<S> {
-    fn info(&self) -> &StoreInfo {
-        self.inner.info()
-    }
-
-    async fn get_entry(&self, collection: &str, key: &str) -> Result<Option<ManagedEntry>> {
-        self.bounded("get", || self.inner.get_entry(collection, key))
-            .await
-    }
-
-    async fn put_entry(&self, collection: &str, key: &str, entry: ManagedEntry) -> Result<()> {
-        self.bounded("put", || self.inner.put_entry(collection, key, entry))
-            .await
-    }
-
-    async fn delete_entry(&self, collection: &str, key: &str) -> Result<bool> {
-        self.bounded("delete", || self.inner.delete_entry(collection, key))
-            .await
-    }
-
-    async fn get_entries(
-        &self,
-        collection: &str,
-        keys: &[&str],
-    ) -> Result<Vec<Option<ManagedEntry>>> {
-        self.bounded("get_many", || self.inner.get_entries(collection, keys))
-            .await
-    }
-
-    async fn put_entries(
-        &self,
-        collection: &str,
-        keys: &[&str],
-        entries: Vec<ManagedEntry>,
-    ) -> Result<()> {
-        self.bounded("put_many", || {
-            self.inner.put_entries(collection, keys, entries)
-        })
-        .await
-    }
-
-    async fn delete_entries(&self, collection: &str, keys: &[&str]) -> Result<usize> {
-        self.bounded("delete_many", || {
-            self.inner.delete_entries(collection, keys)
-        })
-        .await
-    }
-
-    async fn list_keys(&self, collection: &str, limit: Option<usize>) -> Result<Vec<String>> {
-        self.bounded("keys", || self.inner.list_keys(collection, limit))
-            .await
-    }
-
-    async fn list_collections(&self, limit: Option<usize>) -> Result<Vec<String>> {
-        self.bounded("collections", || self.inner.list_collections(limit))
-            .await
-    }
-
-    async fn destroy(&self) -> Result<bool> {
-        self.bounded("destroy", || self.inner.destroy()).await
-    }
-
-    async fn destroy_collection(&self, collection: &str) -> Result<bool> {
-        self.bounded("destroy_collection", || {
-            self.inner.destroy_collection(collection)
-        })
-        .await
-    }
-
-    async fn cull(&self) -> Result<()> {
-        self.bounded("cull", || self.inner.cull()).await
-    }
-
-    async fn close(&self) -> Result<()> {
-        self.inner.close().await
-    }
-}
+guarded_key_value!(Bulkhead);

@@ -53,12 +53,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use key_value_core::entry::ManagedEntry;
-use key_value_core::{Error, ErrorKind, KeyValue, Result, StoreInfo};
+use key_value_core::{Error, ErrorKind, KeyValue, Result};
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
 use crate::Layer;
+use crate::guard::{Call, Guard, guarded_key_value};
 
 type Predicate = Arc<dyn Fn(&Error) -> bool + Send + Sync>;
 
@@ -400,17 +400,6 @@ impl<S: KeyValue> CircuitBreaker<S> {
             Next::Stay => {}
         }
     }
-
-    async fn guard<T, Fut>(&self, operation: &'static str, call: impl FnOnce() -> Fut) -> Result<T>
-    where
-        Fut: Future<Output = Result<T>>,
-    {
-        let permit = self.admit(operation)?;
-        let result = call().await;
-        let failed = result.as_ref().err().is_some_and(|e| self.is_failure(e));
-        self.record(permit, failed);
-        result
-    }
 }
 
 impl State {
@@ -430,80 +419,24 @@ impl State {
     }
 }
 
-impl<S: KeyValue> KeyValue for CircuitBreaker<S> {
-    fn info(&self) -> &StoreInfo {
-        self.inner.info()
+impl<S: KeyValue> Guard for CircuitBreaker<S> {
+    type Inner = S;
+
+    fn guarded(&self) -> &S {
+        &self.inner
     }
 
-    async fn get_entry(&self, collection: &str, key: &str) -> Result<Option<ManagedEntry>> {
-        self.guard("get", || self.inner.get_entry(collection, key))
-            .await
-    }
-
-    async fn put_entry(&self, collection: &str, key: &str, entry: ManagedEntry) -> Result<()> {
-        self.guard("put", || self.inner.put_entry(collection, key, entry))
-            .await
-    }
-
-    async fn delete_entry(&self, collection: &str, key: &str) -> Result<bool> {
-        self.guard("delete", || self.inner.delete_entry(collection, key))
-            .await
-    }
-
-    async fn get_entries(
+    async fn guard<T: Send>(
         &self,
-        collection: &str,
-        keys: &[&str],
-    ) -> Result<Vec<Option<ManagedEntry>>> {
-        self.guard("get_many", || self.inner.get_entries(collection, keys))
-            .await
-    }
-
-    async fn put_entries(
-        &self,
-        collection: &str,
-        keys: &[&str],
-        entries: Vec<ManagedEntry>,
-    ) -> Result<()> {
-        self.guard("put_many", || {
-            self.inner.put_entries(collection, keys, entries)
-        })
-        .await
-    }
-
-    async fn delete_entries(&self, collection: &str, keys: &[&str]) -> Result<usize> {
-        self.guard("delete_many", || {
-            self.inner.delete_entries(collection, keys)
-        })
-        .await
-    }
-
-    async fn list_keys(&self, collection: &str, limit: Option<usize>) -> Result<Vec<String>> {
-        self.guard("keys", || self.inner.list_keys(collection, limit))
-            .await
-    }
-
-    async fn list_collections(&self, limit: Option<usize>) -> Result<Vec<String>> {
-        self.guard("collections", || self.inner.list_collections(limit))
-            .await
-    }
-
-    async fn destroy(&self) -> Result<bool> {
-        self.guard("destroy", || self.inner.destroy()).await
-    }
-
-    async fn destroy_collection(&self, collection: &str) -> Result<bool> {
-        self.guard("destroy_collection", || {
-            self.inner.destroy_collection(collection)
-        })
-        .await
-    }
-
-    async fn cull(&self) -> Result<()> {
-        self.guard("cull", || self.inner.cull()).await
-    }
-
-    async fn close(&self) -> Result<()> {
-        self.inner.close().await
+        call: Call,
+        run: impl Future<Output = Result<T>> + Send,
+    ) -> Result<T> {
+        let permit = self.admit(call.operation)?;
+        let result = run.await;
+        let failed = result.as_ref().err().is_some_and(|e| self.is_failure(e));
+        self.record(permit, failed);
+        result
     }
 }
+
+guarded_key_value!(CircuitBreaker);

@@ -74,6 +74,9 @@ pub mod single_collection;
 pub mod read_only;
 pub mod ttl_clamp;
 
+// The forwarding shared by the resilience wrappers that guard calls.
+mod guard;
+
 // Observability
 pub mod logging;
 pub mod statistics;

@@ -49,12 +49,12 @@
 use std::future::Future;
 use std::time::Duration;
 
-use key_value_core::entry::ManagedEntry;
-use key_value_core::{Error, ErrorKind, KeyValue, Result, StoreInfo};
+use key_value_core::{Error, ErrorKind, KeyValue, Result};
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
 use crate::Layer;
+use crate::guard::{Call, Guard, guarded_key_value};
 
 /// What a batch call costs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -252,97 +252,25 @@ impl<S: KeyValue> RateLimit<S> {
         reservation.kept = true;
         Ok(())
     }
+}
 
-    async fn limited<T, Fut>(
+impl<S: KeyValue> Guard for RateLimit<S> {
+    type Inner = S;
+
+    fn guarded(&self) -> &S {
+        &self.inner
+    }
+
+    /// A batch costs [`RateLimit::batch`]; every other call one token.
+    async fn guard<T: Send>(
         &self,
-        operation: &'static str,
-        cost: f64,
-        call: impl FnOnce() -> Fut,
-    ) -> Result<T>
-    where
-        Fut: Future<Output = Result<T>>,
-    {
-        self.acquire(operation, cost).await?;
-        call().await
+        call: Call,
+        run: impl Future<Output = Result<T>> + Send,
+    ) -> Result<T> {
+        let cost = call.batch.map_or(1.0, |keys| self.batch(keys));
+        self.acquire(call.operation, cost).await?;
+        run.await
     }
 }
 
-impl<S: KeyValue> KeyValue for RateLimit<S> {
-    fn info(&self) -> &StoreInfo {
-        self.inner.info()
-    }
-
-    async fn get_entry(&self, collection: &str, key: &str) -> Result<Option<ManagedEntry>> {
-        self.limited("get", 1.0, || self.inner.get_entry(collection, key))
-            .await
-    }
-
-    async fn put_entry(&self, collection: &str, key: &str, entry: ManagedEntry) -> Result<()> {
-        self.limited("put", 1.0, || self.inner.put_entry(collection, key, entry))
-            .await
-    }
-
-    async fn delete_entry(&self, collection: &str, key: &str) -> Result<bool> {
-        self.limited("delete", 1.0, || self.inner.delete_entry(collection, key))
-            .await
-    }
-
-    async fn get_entries(
-        &self,
-        collection: &str,
-        keys: &[&str],
-    ) -> Result<Vec<Option<ManagedEntry>>> {
-        self.limited("get_many", self.batch(keys.len()), || {
-            self.inner.get_entries(collection, keys)
-        })
-        .await
-    }
-
-    async fn put_entries(
-        &self,
-        collection: &str,
-        keys: &[&str],
-        entries: Vec<ManagedEntry>,
-    ) -> Result<()> {
-        self.limited("put_many", self.batch(keys.len()), || {
-            self.inner.put_entries(collection, keys, entries)
-        })
-        .await
-    }
-
-    async fn delete_entries(&self, collection: &str, keys: &[&str]) -> Result<usize> {
-        self.limited("delete_many", self.batch(keys.len()), || {
-            self.inner.delete_entries(collection, keys)
-        })
-        .await
-    }
-
-    async fn list_keys(&self, collection: &str, limit: Option<usize>) -> Result<Vec<String>> {
-        self.limited("keys", 1.0, || self.inner.list_keys(collection, limit))
-            .await
-    }
-
-    async fn list_collections(&self, limit: Option<usize>) -> Result<Vec<String>> {
-        self.limited("collections", 1.0, || self.inner.list_collections(limit))
-            .await
-    }
-
-    async fn destroy(&self) -> Result<bool> {
-        self.limited("destroy", 1.0, || self.inner.destroy()).await
-    }
-
-    async fn destroy_collection(&self, collection: &str) -> Result<bool> {
-        self.limited("destroy_collection", 1.0, || {
-            self.inner.destroy_collection(collection)
-        })
-        .await
-    }
-
-    async fn cull(&self) -> Result<()> {
-        self.limited("cull", 1.0, || self.inner.cull()).await
-    }
-
-    async fn close(&self) -> Result<()> {
-        self.inner.close().await
-    }
-}
+guarded_key_value!(RateLimit);

@@ -37,10 +37,10 @@
 use std::future::Future;
 use std::time::Duration;
 
-use key_value_core::entry::ManagedEntry;
-use key_value_core::{Error, ErrorKind, KeyValue, Result, StoreInfo};
+use key_value_core::{Error, ErrorKind, KeyValue, Result};
 
 use crate::Layer;
+use crate::guard::{Access, Call, Guard, guarded_key_value};
 
 /// The deadlines; a [`Layer`] that wraps a store into a [`Timeout`].
 #[derive(Debug, Clone, Copy)]
@@ -122,125 +122,31 @@ impl<S: KeyValue> Timeout<S> {
     }
 }
 
-async fn bounded<T>(
-    limit: Duration,
-    operation: &'static str,
-    call: impl Future<Output = Result<T>>,
-) -> Result<T> {
-    match tokio::time::timeout(limit, call).await {
-        Ok(result) => result,
-        Err(_) => Err(Error::new(
-            ErrorKind::Timeout,
-            format!("no answer within {limit:?}; the call was abandoned"),
-        )
-        .with_operation(operation)),
+impl<S: KeyValue> Guard for Timeout<S> {
+    type Inner = S;
+
+    fn guarded(&self) -> &S {
+        &self.inner
+    }
+
+    async fn guard<T: Send>(
+        &self,
+        call: Call,
+        run: impl Future<Output = Result<T>> + Send,
+    ) -> Result<T> {
+        let limit = match call.access {
+            Access::Read => self.limits.read,
+            Access::Write => self.limits.write,
+        };
+        match tokio::time::timeout(limit, run).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!("no answer within {limit:?}; the call was abandoned"),
+            )
+            .with_operation(call.operation)),
+        }
     }
 }
 
-impl<S: KeyValue> KeyValue for Timeout<S> {
-    fn info(&self) -> &StoreInfo {
-        self.inner.info()
-    }
-
-    async fn get_entry(&self, collection: &str, key: &str) -> Result<Option<ManagedEntry>> {
-        bounded(
-            self.limits.read,
-            "get",
-            self.inner.get_entry(collection, key),
-        )
-        .await
-    }
-
-    async fn put_entry(&self, collection: &str, key: &str, entry: ManagedEntry) -> Result<()> {
-        bounded(
-            self.limits.write,
-            "put",
-            self.inner.put_entry(collection, key, entry),
-        )
-        .await
-    }
-
-    async fn delete_entry(&self, collection: &str, key: &str) -> Result<bool> {
-        bounded(
-            self.limits.write,
-            "delete",
-            self.inner.delete_entry(collection, key),
-        )
-        .await
-    }
-
-    async fn get_entries(
-        &self,
-        collection: &str,
-        keys: &[&str],
-    ) -> Result<Vec<Option<ManagedEntry>>> {
-        bounded(
-            self.limits.read,
-            "get_many",
-            self.inner.get_entries(collection, keys),
-        )
-        .await
-    }
-
-    async fn put_entries(
-        &self,
-        collection: &str,
-        keys: &[&str],
-        entries: Vec<ManagedEntry>,
-    ) -> Result<()> {
-        bounded(
-            self.limits.write,
-            "put_many",
-            self.inner.put_entries(collection, keys, entries),
-        )
-        .await
-    }
-
-    async fn delete_entries(&self, collection: &str, keys: &[&str]) -> Result<usize> {
-        bounded(
-            self.limits.write,
-            "delete_many",
-            self.inner.delete_entries(collection, keys),
-        )
-        .await
-    }
-
-    async fn list_keys(&self, collection: &str, limit: Option<usize>) -> Result<Vec<String>> {
-        bounded(
-            self.limits.read,
-            "keys",
-            self.inner.list_keys(collection, limit),
-        )
-        .await
-    }
-
-    async fn list_collections(&self, limit: Option<usize>) -> Result<Vec<String>> {
-        bounded(
-            self.limits.read,
-            "collections",
-            self.inner.list_collections(limit),
-        )
-        .await
-    }
-
-    async fn destroy(&self) -> Result<bool> {
-        bounded(self.limits.write, "destroy", self.inner.destroy()).await
-    }
-
-    async fn destroy_collection(&self, collection: &str) -> Result<bool> {
-        bounded(
-            self.limits.write,
-            "destroy_collection",
-            self.inner.destroy_collection(collection),
-        )
-        .await
-    }
-
-    async fn cull(&self) -> Result<()> {
-        bounded(self.limits.write, "cull", self.inner.cull()).await
-    }
-
-    async fn close(&self) -> Result<()> {
-        self.inner.close().await
-    }
-}
+guarded_key_value!(Timeout);
