@@ -406,16 +406,7 @@ impl<'a, S: KeyValue + ?Sized, K: AsRef<str> + Sync> IntoFuture for PutMany<'a, 
             let info = self.store.info();
             let collection = info.resolve_collection(self.collection);
             let run = async {
-                if self.keys.len() != self.values.len() {
-                    return Err(Error::new(
-                        ErrorKind::InvalidArgument,
-                        format!(
-                            "put_many called with {} keys but {} values",
-                            self.keys.len(),
-                            self.values.len()
-                        ),
-                    ));
-                }
+                crate::entry::check_batch_len(self.keys.len(), self.values.len())?;
                 check_collection(info, collection)?;
                 let keys = check_keys(info, self.keys)?;
                 let ttl = self.ttl.map(Ttl::validate).transpose()?;

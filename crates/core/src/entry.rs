@@ -137,6 +137,26 @@ pub fn in_key_order(
         .collect()
 }
 
+/// Checks that a batch write has one value per key, before anything is written: the
+/// [`ErrorKind::InvalidArgument`] error of `put_many` and of every store's `put_entries`.
+///
+/// ```
+/// use key_value_core::{entry::check_batch_len, ErrorKind};
+///
+/// assert!(check_batch_len(2, 2).is_ok());
+/// assert_eq!(check_batch_len(2, 1).unwrap_err().kind(), ErrorKind::InvalidArgument);
+/// ```
+pub fn check_batch_len(keys: usize, values: usize) -> Result<()> {
+    if keys == values {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{keys} keys but {values} values: put_many needs one value per key"),
+        ))
+    }
+}
+
 /// Which fields an envelope carries: py-key-value's `SerializationAdapter` settings.
 ///
 /// The common forms are constants: [`Envelope::WITH_KEY`] (Redis, Disk, Memcached, RocksDB, ...),

@@ -842,13 +842,8 @@ impl KeyValue for DynamoDBStore {
         entries: Vec<ManagedEntry>,
     ) -> Result<()> {
         let op = "put_many";
-        if keys.len() != entries.len() {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!("{} keys but {} values", keys.len(), entries.len()),
-            )
-            .with_operation(op));
-        }
+        key_value_core::entry::check_batch_len(keys.len(), entries.len())
+            .map_err(|e| e.with_operation(op))?;
         // The last value given for a key wins, as with single puts.
         let mut last: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
         for (i, key) in keys.iter().enumerate() {

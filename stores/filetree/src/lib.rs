@@ -401,12 +401,7 @@ impl KeyValue for FileTreeStore {
         entries: Vec<ManagedEntry>,
     ) -> Result<()> {
         self.closed.check()?;
-        if keys.len() != entries.len() {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!("{} keys but {} entries", keys.len(), entries.len()),
-            ));
-        }
+        key_value_core::entry::check_batch_len(keys.len(), entries.len())?;
         let stored_collection = self.stored_collection(collection)?;
         let pairs = self.key_pairs(collection, keys)?;
         let writes: Vec<Write> = pairs

@@ -427,13 +427,8 @@ impl KeyValue for MySqlStore {
         entries: Vec<ManagedEntry>,
     ) -> Result<()> {
         let op = "put_many";
-        if keys.len() != entries.len() {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!("{} keys but {} values", keys.len(), entries.len()),
-            )
-            .with_operation(op));
-        }
+        key_value_core::entry::check_batch_len(keys.len(), entries.len())
+            .map_err(|e| e.with_operation(op))?;
         if keys.is_empty() {
             self.closed.check().map_err(|e| e.with_operation(op))?;
             return Ok(());
