@@ -236,13 +236,37 @@ impl Envelope {
     ///
     /// Corrupt input is an [`ErrorKind::Deserialization`] error, never a panic.
     pub fn load(text: &str) -> Result<ManagedEntry> {
-        let doc = json::parse_object(text)?;
-        Envelope::load_object(doc)
+        // The fast path reads the three fields that matter straight from the text, skipping
+        // `key`, `collection` and `version` without building the outer map (a fifth of the
+        // read path's time in a batch read). Anything it cannot take, the general parser reads
+        // again, so every error says what it always said.
+        match serde_json::from_str::<EnvelopeFields>(text) {
+            Ok(fields) => fields.into_entry(),
+            Err(_) => Envelope::load_object(json::parse_object(text)?),
+        }
     }
 
     /// [`load`](Self::load) from an already parsed document.
     pub fn load_object(mut doc: Object) -> Result<ManagedEntry> {
-        let value = match doc.remove("value") {
+        EnvelopeFields {
+            value: doc.remove("value"),
+            created_at: doc.remove("created_at"),
+            expires_at: doc.remove("expires_at"),
+        }
+        .into_entry()
+    }
+}
+
+/// The fields of an envelope that make an entry; the others are ignored, as py-key-value does.
+struct EnvelopeFields {
+    value: Option<Value>,
+    created_at: Option<Value>,
+    expires_at: Option<Value>,
+}
+
+impl EnvelopeFields {
+    fn into_entry(self) -> Result<ManagedEntry> {
+        let value = match self.value {
             Some(Value::Object(m)) => m,
             Some(Value::String(s)) => json::parse_object(&s)?,
             Some(other) => {
@@ -261,18 +285,91 @@ impl Envelope {
                 ));
             }
         };
-        let created_at = timestamp_field(&doc, "created_at")?;
-        let expires_at = timestamp_field(&doc, "expires_at")?;
         Ok(ManagedEntry {
             value,
-            created_at,
-            expires_at,
+            created_at: timestamp_field(self.created_at, "created_at")?,
+            expires_at: timestamp_field(self.expires_at, "expires_at")?,
         })
     }
 }
 
-fn timestamp_field(doc: &Object, name: &str) -> Result<Option<Timestamp>> {
-    match doc.get(name) {
+impl<'de> serde::Deserialize<'de> for EnvelopeFields {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_map(EnvelopeVisitor)
+    }
+}
+
+struct EnvelopeVisitor;
+
+impl<'de> serde::de::Visitor<'de> for EnvelopeVisitor {
+    type Value = EnvelopeFields;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an envelope object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<EnvelopeFields, A::Error> {
+        let mut fields = EnvelopeFields {
+            value: None,
+            created_at: None,
+            expires_at: None,
+        };
+        // A repeated field keeps its last value, as a parsed map would.
+        while let Some(name) = map.next_key::<FieldName>()? {
+            match name {
+                FieldName::Value => fields.value = Some(map.next_value()?),
+                FieldName::CreatedAt => fields.created_at = Some(map.next_value()?),
+                FieldName::ExpiresAt => fields.expires_at = Some(map.next_value()?),
+                FieldName::Other => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(fields)
+    }
+}
+
+/// An envelope field's name, read without allocating it.
+enum FieldName {
+    Value,
+    CreatedAt,
+    ExpiresAt,
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for FieldName {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        struct NameVisitor;
+        impl serde::de::Visitor<'_> for NameVisitor {
+            type Value = FieldName;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: serde::de::Error>(
+                self,
+                name: &str,
+            ) -> std::result::Result<FieldName, E> {
+                Ok(match name {
+                    "value" => FieldName::Value,
+                    "created_at" => FieldName::CreatedAt,
+                    "expires_at" => FieldName::ExpiresAt,
+                    _ => FieldName::Other,
+                })
+            }
+        }
+        deserializer.deserialize_identifier(NameVisitor)
+    }
+}
+
+fn timestamp_field(field: Option<Value>, name: &str) -> Result<Option<Timestamp>> {
+    match field.as_ref() {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Timestamp::parse_iso(s).map(Some),
         Some(other) => Err(Error::new(
@@ -409,5 +506,51 @@ mod tests {
         let forever = ManagedEntry::new(Object::new(), None, None);
         assert!(!forever.is_expired_at(at_expiry));
         assert_eq!(forever.remaining_at(at_expiry), None);
+    }
+
+    /// `load`'s fast path (fields read straight from the text) and the general one (parse,
+    /// then `load_object`) agree on every input, errors included.
+    #[test]
+    fn fast_and_general_readers_agree() {
+        let general = |t: &str| json::parse_object(t).and_then(Envelope::load_object);
+        let cases = [
+            r#"{"value": {"a": 1}}"#,
+            r#"{"collection": "c", "created_at": "2025-01-01T00:00:00+00:00", "expires_at": null, "key": "k", "value": {"a": [1, {"b": null}]}, "version": 1}"#,
+            r#"{"value": "{\"a\": 1}", "version": 1}"#,
+            r#"{"val\u0075e": {"escaped": "name"}}"#,
+            r#"{"value": {"first": 1}, "value": {"last": 2}}"#,
+            r#"{"value": {}, "created_at": "2025-01-01T00:00:00+00:00", "created_at": null}"#,
+            r#"{"value": {}, "key": {"nested": [1, 2, {"deep": true}]}, "extra": [null]}"#,
+            r#"{"version": 1}"#,
+            r#"{"value": 3}"#,
+            r#"{"value": "not json"}"#,
+            r#"{"value": {}, "created_at": 5}"#,
+            r#"{"value": {}, "expires_at": "yesterday"}"#,
+            r#"[1, 2]"#,
+            r#""text""#,
+            "null",
+            r#"{"value": {"x": NaN}}"#,
+            r#"{"value": {}} trailing"#,
+            r#"{"value": {},}"#,
+            "",
+        ];
+        for text in cases {
+            let fast = Envelope::load(text);
+            let slow = general(text);
+            match (&fast, &slow) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{text}"),
+                (Err(a), Err(b)) => {
+                    assert_eq!(a.kind(), b.kind(), "{text}");
+                    assert_eq!(a.message(), b.message(), "{text}");
+                }
+                _ => panic!("{text}: fast {fast:?}, general {slow:?}"),
+            }
+        }
+        assert_eq!(
+            Envelope::load(r#"{"value": {"first": 1}, "value": {"last": 2}}"#)
+                .unwrap()
+                .value,
+            obj(json!({"last": 2}))
+        );
     }
 }
