@@ -29,6 +29,7 @@ pub use reqwest;
 
 use key_value_core::{Error, ErrorKind, Result};
 
+pub mod aws_profile;
 pub mod sigv4;
 
 /// How a REST store's HTTP client connects: timeouts and TLS trust.

@@ -152,6 +152,11 @@ impl Signer {
         }
     }
 
+    /// The access key id requests are signed with (not secret: it names the key).
+    pub fn access_key_id(&self) -> &str {
+        self.credentials.access_key_id()
+    }
+
     /// The region requests are signed for.
     pub fn region(&self) -> &str {
         &self.region

@@ -56,6 +56,7 @@ use std::time::Duration;
 use key_value_core::{Clock, KeyValue, ManualClock};
 
 pub mod cases;
+pub mod child;
 pub mod faulty;
 pub mod golden;
 pub mod python;

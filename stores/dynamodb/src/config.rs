@@ -9,8 +9,9 @@ use std::time::Duration;
 use key_value_core::config::StoreUrl;
 use key_value_core::{Clock, Error, ErrorKind, Result};
 use key_value_http::HttpConfig;
+use key_value_http::aws_profile::{credentials_from_environment, region_from_environment};
 use key_value_http::reqwest::Url;
-use key_value_http::sigv4::{Credentials, region_from_env};
+use key_value_http::sigv4::Credentials;
 
 use crate::DynamoDBStore;
 use crate::item::is_valid_table_name;
@@ -370,14 +371,18 @@ impl DynamoDBConfig {
             return Err(Error::new(ErrorKind::Config, "time-outs must be positive"));
         }
         let endpoint = self.endpoint.clone().or_else(endpoint_from_env);
-        let region = match (self.region.clone().or_else(region_from_env), &endpoint) {
+        let region = match self.region.clone() {
+            Some(r) => Some(r),
+            None => region_from_environment()?,
+        };
+        let region = match (region, &endpoint) {
             (Some(r), _) => r,
             (None, Some(_)) => EMULATOR_REGION.to_string(),
             (None, None) => {
                 return Err(Error::new(
                     ErrorKind::Config,
-                    "no AWS region: set one (DynamoDBConfig::region, ?region=) or AWS_REGION / \
-                     AWS_DEFAULT_REGION",
+                    "no AWS region: set one (DynamoDBConfig::region, ?region=), AWS_REGION / \
+                     AWS_DEFAULT_REGION, or `region` in the AWS profile",
                 ));
             }
         };
@@ -395,14 +400,19 @@ impl DynamoDBConfig {
             Some(e) => parse_endpoint(&e)?,
             None => default_endpoint(&region)?,
         };
-        let credentials = match self.credentials.clone().or_else(Credentials::from_env) {
+        let credentials = match self.credentials.clone() {
+            Some(c) => Some(c),
+            None => credentials_from_environment()?,
+        };
+        let credentials = match credentials {
             Some(c) => c,
             None => {
                 return Err(Error::new(
                     ErrorKind::Config,
                     "no AWS credentials: set them (DynamoDBConfig::credentials, \
-                     dynamodb://KEY_ID:SECRET@table) or AWS_ACCESS_KEY_ID and \
-                     AWS_SECRET_ACCESS_KEY (local emulators accept any, e.g. test/test)",
+                     dynamodb://KEY_ID:SECRET@table), AWS_ACCESS_KEY_ID and \
+                     AWS_SECRET_ACCESS_KEY, or an AWS profile with static keys (local \
+                     emulators accept any, e.g. test/test)",
                 ));
             }
         };
@@ -559,7 +569,7 @@ mod tests {
             .credentials(creds)
             .open()
             .unwrap();
-        if region_from_env().is_none() {
+        if region_from_environment().ok().flatten().is_none() {
             assert_eq!(store.region(), EMULATOR_REGION);
         }
         assert_eq!(store.endpoint(), "http://127.0.0.1:14567/");

@@ -106,8 +106,10 @@
 //!
 //! See [`DynamoDBConfig`] for the builder and the `dynamodb://[KEY_ID:SECRET@]table?region=..
 //! &endpoint=..` URL; region, endpoint and credentials default to the usual AWS environment
-//! variables (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ACCESS_KEY_ID`, ...). Secrets
-//! never appear in `Debug` output, logs or errors.
+//! variables (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ACCESS_KEY_ID`, ...), then to
+//! the static keys and `region` of the AWS profile (`AWS_PROFILE`, else `default`; see
+//! [`key_value_http::aws_profile`]). SSO, assumed roles and instance metadata are not read.
+//! Secrets never appear in `Debug` output, logs or errors.
 //!
 //! - throttling (`ProvisionedThroughputExceededException`, `ThrottlingException`,
 //!   `RequestLimitExceeded`, ...) and 5xx answers are retried with back-off, and then are
@@ -208,6 +210,7 @@ impl std::fmt::Debug for DynamoDBStore {
         f.debug_struct("DynamoDBStore")
             .field("table", &self.table)
             .field("region", &self.api.signer.region())
+            .field("access_key_id", &self.api.signer.access_key_id())
             .field("endpoint", &self.api.url.as_str())
             .field("auto_create", &self.auto_create)
             .field("consistent_read", &self.consistent_read)

@@ -1,16 +1,17 @@
-//! Region, endpoint and credentials from the AWS environment variables. Each case runs in a
-//! child process of this test binary with its own environment (tests may not change their
-//! own process's environment: other tests run in parallel, and `set_var` is unsafe).
+//! Region, endpoint and credentials from the AWS environment variables and profile files.
+//! Each case runs in a child process of this test binary with its own environment
+//! (`key_value_testkit::child`: tests may not change their own process's environment).
 
 // Test code: failures are meant to panic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
+use std::path::PathBuf;
 
 use key_value_core::ErrorKind;
 use key_value_core::prelude::*;
 use key_value_dynamodb::DynamoDBConfig;
 use key_value_http::sigv4::Credentials;
+use key_value_testkit::child;
 
 const CASE: &str = "KV_DYNAMODB_ENV_CASE";
 const AWS_VARS: &[&str] = &[
@@ -22,28 +23,74 @@ const AWS_VARS: &[&str] = &[
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_PROFILE",
 ];
 
-/// Runs this test again in a child process with `vars` as the only AWS variables.
+/// Runs this test again in a child process with `vars` as the only AWS variables. The AWS
+/// config and credentials files point at files that do not exist unless `vars` says
+/// otherwise, so the machine's own `~/.aws` never leaks in.
 fn in_child(case: &str, vars: &[(&str, &str)]) {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", "child", "--nocapture", "--test-threads=1"])
-        .env(CASE, case);
-    for v in AWS_VARS {
-        cmd.env_remove(v);
+    let nowhere = std::env::temp_dir().join("kv-no-such-aws-file");
+    let nowhere = nowhere.to_str().unwrap();
+    let mut all = vec![
+        ("AWS_CONFIG_FILE", nowhere),
+        ("AWS_SHARED_CREDENTIALS_FILE", nowhere),
+    ];
+    all.extend_from_slice(vars);
+    child::in_child(CASE, case, AWS_VARS, &all);
+}
+
+/// Writes AWS `config` and `credentials` files for the profile cases into a directory of
+/// their own; returns their paths.
+fn profile_files(test: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("kv-dynamodb-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (config, credentials) = (dir.join("config"), dir.join("credentials"));
+    std::fs::write(
+        &config,
+        "[default]\nregion = ca-central-1\n\n\
+         [profile kvtest]\nregion = eu-north-1\n\n\
+         [profile assumed]\nrole_arn = arn:aws:iam::123456789012:role/kv\nsource_profile = kvtest\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &credentials,
+        "[default]\naws_access_key_id = AKIDDEFAULTPROFILE\naws_secret_access_key = default-profile-secret\n\n\
+         [kvtest]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = profile-secret-value\n",
+    )
+    .unwrap();
+    (config, credentials)
+}
+
+#[test]
+fn credentials_and_region_from_the_selected_profile() {
+    let (config, credentials) = profile_files("profile");
+    let endpoint = std::env::var("KV_DYNALITE_URL").unwrap_or_else(|_| "http://127.0.0.1:9".into());
+    for (case, profile) in [
+        ("profile", Some("kvtest")),
+        ("profile-default", None),
+        ("profile-unsupported", Some("assumed")),
+        ("profile-unknown", Some("nobody")),
+        ("profile-loses-to-env", Some("kvtest")),
+    ] {
+        let mut vars = vec![
+            ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+            ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
+        ];
+        if let Some(p) = profile {
+            vars.push(("AWS_PROFILE", p));
+        }
+        if case == "profile-loses-to-env" {
+            vars.extend([
+                ("AWS_ACCESS_KEY_ID", "AKIDENV"),
+                ("AWS_SECRET_ACCESS_KEY", "env-secret"),
+                ("AWS_REGION", "sa-east-1"),
+            ]);
+        }
+        in_child(case, &vars);
     }
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "case {case} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains(&format!("case {case} ok")), "{stdout}");
+    std::fs::remove_dir_all(config.parent().unwrap()).unwrap();
 }
 
 #[test]
@@ -100,10 +147,47 @@ fn explicit_settings_beat_the_environment() {
 /// The child side: does nothing unless started by `in_child`.
 #[test]
 fn child() {
-    let Ok(case) = std::env::var(CASE) else {
+    let Some(case) = child::case(CASE) else {
         return;
     };
     match case.as_str() {
+        "profile" => {
+            let store = DynamoDBConfig::new("env_table").open().unwrap();
+            assert_eq!(store.region(), "eu-north-1");
+            let shown = format!("{store:?}");
+            assert!(shown.contains("AKIDPROFILE"), "{shown}");
+            assert!(!shown.contains("profile-secret-value"), "{shown}");
+            if std::env::var("KV_DYNALITE_URL").is_ok() {
+                key_value_testkit::run(async move {
+                    store.put("k", object!({"v": 1})).await.unwrap();
+                    assert_eq!(store.get("k").await.unwrap(), Some(object!({"v": 1})));
+                });
+            }
+        }
+        "profile-default" => {
+            let store = DynamoDBConfig::new("env_table").open().unwrap();
+            assert_eq!(store.region(), "ca-central-1");
+            assert!(format!("{store:?}").contains("AKIDDEFAULTPROFILE"));
+        }
+        "profile-unsupported" => {
+            let err = DynamoDBConfig::new("env_table").open().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+            assert!(err.message().contains("role_arn"), "{err}");
+        }
+        "profile-unknown" => {
+            let err = DynamoDBConfig::new("env_table").open().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+            assert!(err.message().contains("\"nobody\""), "{err}");
+        }
+        "profile-loses-to-env" => {
+            let store = DynamoDBConfig::new("env_table").open().unwrap();
+            assert_eq!(store.region(), "sa-east-1");
+            let shown = format!("{store:?}");
+            assert!(
+                shown.contains("AKIDENV") && !shown.contains("AKIDPROFILE"),
+                "{shown}"
+            );
+        }
         "all" => {
             let store = DynamoDBConfig::new("env_table").open().unwrap();
             assert_eq!(store.region(), "eu-central-1");

@@ -12,7 +12,8 @@ use key_value_core::sanitize::{
 };
 use key_value_core::{Clock, Error, ErrorKind, Result};
 use key_value_http::HttpConfig;
-use key_value_http::sigv4::{Credentials, region_from_env};
+use key_value_http::aws_profile::region_from_environment;
+use key_value_http::sigv4::Credentials;
 
 use crate::S3Store;
 
@@ -459,12 +460,12 @@ pub(crate) fn endpoint_from_env() -> Option<String> {
         .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
 }
 
-/// The region: configured, else from the environment, else `us-east-1`.
-pub(crate) fn resolve_region(configured: Option<&str>) -> String {
-    configured
-        .map(str::to_string)
-        .or_else(region_from_env)
-        .unwrap_or_else(|| DEFAULT_REGION.to_string())
+/// The region: configured, else from the environment or the AWS profile, else `us-east-1`.
+pub(crate) fn resolve_region(configured: Option<&str>) -> Result<String> {
+    Ok(match configured {
+        Some(r) => r.to_string(),
+        None => region_from_environment()?.unwrap_or_else(|| DEFAULT_REGION.to_string()),
+    })
 }
 
 fn seconds(url: &StoreUrl, name: &str) -> Result<Option<Duration>> {

@@ -105,8 +105,9 @@
 //! bucket probe is a one-key ListObjectsV2 instead of HeadBucket (same permission, but its
 //! error says why); and a bucket outside `us-east-1` gets its `LocationConstraint` also on a
 //! custom endpoint (py-key-value leaves it out there, which AWS-compatible servers that check
-//! regions refuse). Credentials come from the configuration or the environment only, not from
-//! AWS profiles, SSO or instance metadata.
+//! regions refuse). Credentials and region come from the configuration, else the environment,
+//! else the static keys and `region` of the AWS profile
+//! ([`key_value_http::aws_profile`]); SSO, assumed roles and instance metadata are not read.
 //!
 //! # Servers it was verified against
 //!
@@ -173,7 +174,7 @@ use key_value_core::time::Timestamp;
 use key_value_core::{Capabilities, Error, ErrorKind, KeyValue, Result, Stability, StoreInfo};
 use key_value_http::reqwest::header::{HeaderName, HeaderValue};
 use key_value_http::reqwest::{Method, StatusCode};
-use key_value_http::sigv4::{Credentials, Signer};
+use key_value_http::sigv4::Signer;
 use md5::{Digest as _, Md5};
 use tokio::sync::OnceCell;
 
@@ -360,7 +361,7 @@ impl S3Store {
                 "page_size must be between 1 and 1000",
             ));
         }
-        let region = config::resolve_region(c.region.as_deref());
+        let region = config::resolve_region(c.region.as_deref())?;
         if region.is_empty()
             || !region
                 .bytes()
@@ -371,17 +372,17 @@ impl S3Store {
                 format!("invalid region {region:?}"),
             ));
         }
-        let credentials = c
-            .credentials
-            .clone()
-            .or_else(Credentials::from_env)
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Config,
-                    "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or \
-                     pass S3Config::credentials",
-                )
-            })?;
+        let credentials = match c.credentials.clone() {
+            Some(creds) => Some(creds),
+            None => key_value_http::aws_profile::credentials_from_environment()?,
+        }
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Config,
+                "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, use an AWS \
+                 profile with static keys, or pass S3Config::credentials",
+            )
+        })?;
         let custom = c.endpoint.clone().or_else(config::endpoint_from_env);
         let (endpoint, path_style) = match &custom {
             Some(e) => (check_endpoint(e)?, c.path_style.unwrap_or(true)),
@@ -967,6 +968,7 @@ impl KeyValue for S3Store {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use key_value_http::sigv4::Credentials;
 
     fn store(config: S3Config) -> S3Store {
         config
