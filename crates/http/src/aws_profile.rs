@@ -184,50 +184,66 @@ impl Profiles {
     }
 }
 
-/// The profile the environment selects: `AWS_PROFILE`, else `default`; and whether it was named.
-fn selected_profile() -> (String, bool) {
+/// The profile to read: `explicit` (a store's `profile` option), else `AWS_PROFILE`, else
+/// `default`; and whether it was named (a named profile must exist).
+fn selected_profile(explicit: Option<&str>) -> (String, bool) {
+    if let Some(p) = explicit {
+        return (p.to_string(), true);
+    }
     match std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()) {
         Some(p) => (p, true),
         None => ("default".to_string(), false),
     }
 }
 
-/// Credentials from the environment variables, else from the selected profile's files (see
-/// the [module docs](self)). `Ok(None)` when none are found anywhere.
+/// Credentials for a store whose configuration has none.
+///
+/// With `profile` (the store's `profile` option) they come from that profile only, as with
+/// boto3's `Session(profile_name=...)`. Without it: the environment variables, else the
+/// profile `AWS_PROFILE` (or `default`) selects; see the [module docs](self). `Ok(None)` when
+/// none are found anywhere.
 ///
 /// # Errors
-/// [`ErrorKind::Config`] when `AWS_PROFILE` names a profile neither file has, when the
-/// profile holds half a key pair or an unsupported credential source, or when a file exists
-/// but cannot be read.
-pub fn credentials_from_environment() -> Result<Option<Credentials>> {
-    if let Some(creds) = Credentials::from_env() {
-        return Ok(Some(creds));
+/// [`ErrorKind::Config`] when a named profile (`profile` or `AWS_PROFILE`) is in neither file,
+/// when the profile holds half a key pair or an unsupported credential source, or when a file
+/// exists but cannot be read.
+pub fn credentials_from_environment(profile: Option<&str>) -> Result<Option<Credentials>> {
+    if profile.is_none() {
+        if let Some(creds) = Credentials::from_env() {
+            return Ok(Some(creds));
+        }
     }
-    let (profile, named) = selected_profile();
+    let (name, named) = selected_profile(profile);
     let profiles = Profiles::from_files()?;
-    if named && !profiles.contains(&profile) {
+    if named && !profiles.contains(&name) {
+        let whose = if profile.is_some() {
+            "the store's configuration names"
+        } else {
+            "AWS_PROFILE names"
+        };
         return Err(Error::new(
             ErrorKind::Config,
             format!(
-                "AWS_PROFILE is {profile:?}, but neither the AWS credentials file nor the config \
-                 file has that profile"
+                "{whose} the AWS profile {name:?}, but neither the AWS credentials file nor the \
+                 config file has it"
             ),
         ));
     }
-    profiles.credentials(&profile)
+    profiles.credentials(&name)
 }
 
-/// The region from `AWS_REGION` / `AWS_DEFAULT_REGION`, else from the selected profile in the
+/// The region for a store whose configuration has none: `AWS_REGION` / `AWS_DEFAULT_REGION`,
+/// else the `region` of `profile` (or of the profile `AWS_PROFILE` / `default` selects) in the
 /// config file. `Ok(None)` when none is set anywhere.
 ///
 /// # Errors
 /// [`ErrorKind::Config`] when a file exists but cannot be read.
-pub fn region_from_environment() -> Result<Option<String>> {
+pub fn region_from_environment(profile: Option<&str>) -> Result<Option<String>> {
     if let Some(region) = crate::sigv4::region_from_env() {
         return Ok(Some(region));
     }
-    let (profile, _) = selected_profile();
-    Ok(Profiles::from_files()?.region(&profile))
+    let (name, _) = selected_profile(profile);
+    Ok(Profiles::from_files()?.region(&name))
 }
 
 /// The sections of an INI file as the AWS tools write it: `[section]`, `key = value`, full-line

@@ -69,7 +69,7 @@ pub const EMULATOR_REGION: &str = "us-east-1";
 ///
 /// URL form: `dynamodb://[ACCESS_KEY_ID:SECRET_ACCESS_KEY@]TABLE?options` (percent-encode `/`
 /// and `+` in the secret; the secret is never shown). Options: `table` (instead of the host),
-/// `region`, `endpoint`, `auto_create` and `consistent_read` (`true`/`false`), `timeout` and
+/// `region`, `profile` (an AWS profile name), `endpoint`, `auto_create` and `consistent_read` (`true`/`false`), `timeout` and
 /// `connect_timeout` (seconds), `max_retries`, `retry_base_delay` (seconds), `concurrency`,
 /// `table_timeout` (seconds), `ca_file` (a PEM file), `insecure` (`true` accepts any
 /// certificate), `default_collection`. Unknown options are errors.
@@ -79,6 +79,7 @@ pub struct DynamoDBConfig {
     pub(crate) region: Option<String>,
     pub(crate) endpoint: Option<String>,
     pub(crate) credentials: Option<Credentials>,
+    pub(crate) profile: Option<String>,
     pub(crate) auto_create: bool,
     pub(crate) consistent_read: bool,
     pub(crate) http: HttpConfig,
@@ -98,6 +99,7 @@ impl fmt::Debug for DynamoDBConfig {
             .field("region", &self.region)
             .field("endpoint", &self.endpoint)
             .field("credentials", &self.credentials)
+            .field("profile", &self.profile)
             .field("auto_create", &self.auto_create)
             .field("consistent_read", &self.consistent_read)
             .field("http", &self.http)
@@ -121,6 +123,7 @@ impl DynamoDBConfig {
             region: None,
             endpoint: None,
             credentials: None,
+            profile: None,
             auto_create: true,
             consistent_read: true,
             http: HttpConfig::default(),
@@ -145,6 +148,7 @@ impl DynamoDBConfig {
         url.check_options(&[
             "table",
             "region",
+            "profile",
             "endpoint",
             "auto_create",
             "consistent_read",
@@ -206,6 +210,7 @@ impl DynamoDBConfig {
             }
         }
         c.region = url.option::<String>("region")?;
+        c.profile = url.option::<String>("profile")?;
         c.endpoint = url.option::<String>("endpoint")?;
         if let Some(b) = url.flag("auto_create")? {
             c.auto_create = b;
@@ -264,6 +269,15 @@ impl DynamoDBConfig {
     /// `Debug` or in errors.
     pub fn credentials(mut self, credentials: Credentials) -> Self {
         self.credentials = Some(credentials);
+        self
+    }
+
+    /// The AWS profile (in `~/.aws/credentials` and `~/.aws/config`) to take credentials and
+    /// region from when they are not set here; with it, the profile's keys are used even when
+    /// `AWS_ACCESS_KEY_ID` is set (see [`key_value_http::aws_profile`]). By default the
+    /// environment's keys, else the profile `AWS_PROFILE` (or `default`) names.
+    pub fn profile(mut self, profile: impl Into<String>) -> Self {
+        self.profile = Some(profile.into());
         self
     }
 
@@ -373,7 +387,7 @@ impl DynamoDBConfig {
         let endpoint = self.endpoint.clone().or_else(endpoint_from_env);
         let region = match self.region.clone() {
             Some(r) => Some(r),
-            None => region_from_environment()?,
+            None => region_from_environment(self.profile.as_deref())?,
         };
         let region = match (region, &endpoint) {
             (Some(r), _) => r,
@@ -402,7 +416,7 @@ impl DynamoDBConfig {
         };
         let credentials = match self.credentials.clone() {
             Some(c) => Some(c),
-            None => credentials_from_environment()?,
+            None => credentials_from_environment(self.profile.as_deref())?,
         };
         let credentials = match credentials {
             Some(c) => c,
@@ -569,7 +583,7 @@ mod tests {
             .credentials(creds)
             .open()
             .unwrap();
-        if region_from_environment().ok().flatten().is_none() {
+        if region_from_environment(None).ok().flatten().is_none() {
             assert_eq!(store.region(), EMULATOR_REGION);
         }
         assert_eq!(store.endpoint(), "http://127.0.0.1:14567/");

@@ -72,6 +72,7 @@ fn credentials_and_region_from_the_selected_profile() {
         ("profile-unsupported", Some("assumed")),
         ("profile-unknown", Some("nobody")),
         ("profile-loses-to-env", Some("kvtest")),
+        ("explicit-profile-beats-env", None),
     ] {
         let mut vars = vec![
             ("AWS_CONFIG_FILE", config.to_str().unwrap()),
@@ -81,7 +82,7 @@ fn credentials_and_region_from_the_selected_profile() {
         if let Some(p) = profile {
             vars.push(("AWS_PROFILE", p));
         }
-        if case == "profile-loses-to-env" {
+        if case == "profile-loses-to-env" || case == "explicit-profile-beats-env" {
             vars.extend([
                 ("AWS_ACCESS_KEY_ID", "AKIDENV"),
                 ("AWS_SECRET_ACCESS_KEY", "env-secret"),
@@ -178,6 +179,33 @@ fn child() {
             let err = DynamoDBConfig::new("env_table").open().unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Config, "{err}");
             assert!(err.message().contains("\"nobody\""), "{err}");
+        }
+        "explicit-profile-beats-env" => {
+            // The store's own `profile` option: its keys win over the environment's, while
+            // the environment's region still wins over the profile's, as in boto3.
+            for config in [
+                DynamoDBConfig::new("env_table").profile("kvtest"),
+                DynamoDBConfig::from_url(
+                    &key_value_core::config::StoreUrl::parse("dynamodb://env_table?profile=kvtest")
+                        .unwrap(),
+                )
+                .unwrap(),
+            ] {
+                assert!(format!("{config:?}").contains("\"kvtest\""));
+                let store = config.open().unwrap();
+                assert_eq!(store.region(), "sa-east-1");
+                let shown = format!("{store:?}");
+                assert!(
+                    shown.contains("AKIDPROFILE") && !shown.contains("AKIDENV"),
+                    "{shown}"
+                );
+            }
+            let err = DynamoDBConfig::new("env_table")
+                .profile("nobody")
+                .open()
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+            assert!(err.message().contains("store's configuration"), "{err}");
         }
         "profile-loses-to-env" => {
             let store = DynamoDBConfig::new("env_table").open().unwrap();

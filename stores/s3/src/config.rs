@@ -115,7 +115,7 @@ impl fmt::Debug for Sanitization {
 /// # Ok::<(), key_value_core::Error>(())
 /// ```
 ///
-/// URL options: `region`, `endpoint`, `path_style` (`true`/`false`), `create_bucket`
+/// URL options: `region`, `profile` (an AWS profile name), `endpoint`, `path_style` (`true`/`false`), `create_bucket`
 /// (`true`/`false`), `sanitize` (`s3` or `none`), `collection_max_bytes` and `key_max_bytes`
 /// (with `sanitize=s3`), `concurrency`, `page_size`, `max_retries`, `default_collection`, `timeout` and
 /// `connect_timeout` (seconds), `ca_file`, `insecure` (`true`/`false`). The host is the
@@ -127,6 +127,7 @@ pub struct S3Config {
     pub(crate) endpoint: Option<String>,
     pub(crate) path_style: Option<bool>,
     pub(crate) credentials: Option<Credentials>,
+    pub(crate) profile: Option<String>,
     pub(crate) create_bucket: bool,
     pub(crate) sanitization: Sanitization,
     pub(crate) concurrency: usize,
@@ -146,6 +147,7 @@ impl fmt::Debug for S3Config {
             .field("path_style", &self.path_style)
             // Credentials' own Debug shows the access key id only.
             .field("credentials", &self.credentials)
+            .field("profile", &self.profile)
             .field("create_bucket", &self.create_bucket)
             .field("sanitization", &self.sanitization)
             .field("concurrency", &self.concurrency)
@@ -172,6 +174,7 @@ impl S3Config {
             endpoint: None,
             path_style: None,
             credentials: None,
+            profile: None,
             create_bucket: true,
             sanitization: Sanitization::default(),
             concurrency: DEFAULT_CONCURRENCY,
@@ -198,6 +201,7 @@ impl S3Config {
         }
         url.check_options(&[
             "region",
+            "profile",
             "endpoint",
             "path_style",
             "create_bucket",
@@ -238,6 +242,7 @@ impl S3Config {
             }
         }
         c.region = url.option::<String>("region")?;
+        c.profile = url.option::<String>("profile")?;
         c.endpoint = url.option::<String>("endpoint")?;
         c.path_style = url.flag("path_style")?;
         if let Some(b) = url.flag("create_bucket")? {
@@ -319,9 +324,18 @@ impl S3Config {
     }
 
     /// The credentials to sign with (default: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`
-    /// and `AWS_SESSION_TOKEN`). Never printed.
+    /// and `AWS_SESSION_TOKEN`, else the AWS profile's). Never printed.
     pub fn credentials(mut self, credentials: Credentials) -> Self {
         self.credentials = Some(credentials);
+        self
+    }
+
+    /// The AWS profile (in `~/.aws/credentials` and `~/.aws/config`) to take credentials and
+    /// region from when they are not set here; with it, the profile's keys are used even when
+    /// `AWS_ACCESS_KEY_ID` is set (see [`key_value_http::aws_profile`]). By default the
+    /// environment's keys, else the profile `AWS_PROFILE` (or `default`) names.
+    pub fn profile(mut self, profile: impl Into<String>) -> Self {
+        self.profile = Some(profile.into());
         self
     }
 
@@ -461,10 +475,10 @@ pub(crate) fn endpoint_from_env() -> Option<String> {
 }
 
 /// The region: configured, else from the environment or the AWS profile, else `us-east-1`.
-pub(crate) fn resolve_region(configured: Option<&str>) -> Result<String> {
+pub(crate) fn resolve_region(configured: Option<&str>, profile: Option<&str>) -> Result<String> {
     Ok(match configured {
         Some(r) => r.to_string(),
-        None => region_from_environment()?.unwrap_or_else(|| DEFAULT_REGION.to_string()),
+        None => region_from_environment(profile)?.unwrap_or_else(|| DEFAULT_REGION.to_string()),
     })
 }
 

@@ -361,7 +361,7 @@ impl S3Store {
                 "page_size must be between 1 and 1000",
             ));
         }
-        let region = config::resolve_region(c.region.as_deref())?;
+        let region = config::resolve_region(c.region.as_deref(), c.profile.as_deref())?;
         if region.is_empty()
             || !region
                 .bytes()
@@ -374,7 +374,9 @@ impl S3Store {
         }
         let credentials = match c.credentials.clone() {
             Some(creds) => Some(creds),
-            None => key_value_http::aws_profile::credentials_from_environment()?,
+            None => {
+                key_value_http::aws_profile::credentials_from_environment(c.profile.as_deref())?
+            }
         }
         .ok_or_else(|| {
             Error::new(

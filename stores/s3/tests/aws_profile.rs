@@ -60,6 +60,7 @@ fn credentials_and_region_come_from_the_selected_profile() {
         ("env-beats-profile", "wrong", true),
         ("unsupported-source", "assumed", false),
         ("unknown-profile", "nobody", false),
+        ("explicit-profile-beats-env", "wrong", true),
     ] {
         let mut vars = vec![
             ("AWS_CONFIG_FILE", config.to_str().unwrap()),
@@ -67,7 +68,13 @@ fn credentials_and_region_come_from_the_selected_profile() {
             ("AWS_PROFILE", profile),
             ("KV_S3_PROFILE_BUCKET", bucket.as_str()),
         ];
-        if env_keys {
+        if case == "explicit-profile-beats-env" {
+            // Valid keys in the environment, a wrong secret in the explicit profile.
+            vars.extend([
+                ("AWS_ACCESS_KEY_ID", "AKIDENV"),
+                ("AWS_SECRET_ACCESS_KEY", "x"),
+            ]);
+        } else if env_keys {
             vars.extend([
                 ("AWS_ACCESS_KEY_ID", server.access_key.as_str()),
                 ("AWS_SECRET_ACCESS_KEY", server.secret_key.as_str()),
@@ -101,6 +108,29 @@ fn child() {
                 assert_eq!(store.get("k").await.unwrap(), Some(object!({"v": 1})));
                 assert!(store.delete("k").await.unwrap());
             });
+        }
+        "explicit-profile-beats-env" => {
+            // The store's own `profile` option (builder and URL) wins over the environment's
+            // keys (wrong here) and over AWS_PROFILE (a wrong secret here).
+            let url = format!("s3://{bucket}?profile=kvtest&endpoint={}", server.url);
+            let from_url =
+                S3Config::from_url(&key_value_core::config::StoreUrl::parse(&url).unwrap())
+                    .unwrap();
+            for config in [
+                S3Config::new(&bucket)
+                    .endpoint(&server.url)
+                    .profile("kvtest"),
+                from_url,
+            ] {
+                let store = config
+                    .max_bytes(server.max_part_bytes, server.max_part_bytes)
+                    .open()
+                    .unwrap();
+                key_value_testkit::run(async move {
+                    store.put("k", object!({"v": 3})).await.unwrap();
+                    assert_eq!(store.get("k").await.unwrap(), Some(object!({"v": 3})));
+                });
+            }
         }
         "wrong-profile-refused" => {
             let store = open().unwrap();
