@@ -59,6 +59,7 @@ pub mod cases;
 pub mod child;
 pub mod faulty;
 pub mod golden;
+pub mod interop;
 pub mod python;
 pub mod service;
 pub mod suite;

@@ -61,3 +61,22 @@ pub fn run_python(test: &str, script: &str, args: &[&str]) -> Option<String> {
     );
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// Runs `prelude`, then `body` (which defines `async def main()`), with `args` as `sys.argv[1:]`,
+/// and returns what `main()` returned, read as JSON from the script's last line of output;
+/// `None` when Python is not configured outside CI (see [`python`]).
+///
+/// # Panics
+/// When the script fails or its last line is not JSON: this is test code.
+#[allow(clippy::expect_used)]
+pub fn run_async_main(
+    test: &str,
+    prelude: &str,
+    body: &str,
+    args: &[&str],
+) -> Option<serde_json::Value> {
+    let script = format!("{prelude}\n{body}\nprint(json.dumps(asyncio.run(main())))\n");
+    let out = run_python(test, &script, args)?;
+    let last = out.trim().lines().last().unwrap_or("null").trim();
+    Some(serde_json::from_str(last).expect("main()'s result printed as JSON"))
+}

@@ -14,7 +14,8 @@ use key_value_azure_tables::client::Entity;
 use key_value_azure_tables::{AzureTablesConfig, AzureTablesStore, Credential};
 use key_value_core::entry::Envelope;
 use key_value_core::prelude::*;
-use key_value_testkit::python::run_python;
+use key_value_testkit::interop::close_to;
+use key_value_testkit::python::run_async_main;
 use key_value_testkit::run;
 use serde_json::{Value, json};
 
@@ -43,13 +44,12 @@ fn connection_string(endpoint: &str) -> String {
 }
 
 fn py(test: &str, endpoint: &str, body: &str, arg: &Value) -> Option<Value> {
-    let script = format!("{PRELUDE}\n{body}\nprint(json.dumps(asyncio.run(main())))\n");
-    let out = run_python(
+    run_async_main(
         test,
-        &script,
+        PRELUDE,
+        body,
         &[&connection_string(endpoint), &arg.to_string()],
-    )?;
-    Some(serde_json::from_str(out.lines().last().unwrap_or("").trim()).unwrap())
+    )
 }
 
 fn store(endpoint: &str, table: &str, sanitize: bool) -> AzureTablesStore {
@@ -57,10 +57,6 @@ fn store(endpoint: &str, table: &str, sanitize: bool) -> AzureTablesStore {
         .sanitize(sanitize)
         .open()
         .unwrap()
-}
-
-fn close_to(actual: f64, expected: f64, tolerance: f64) -> bool {
-    (actual - expected).abs() <= tolerance
 }
 
 async fn raw(endpoint: &str, table: &str, pk: &str, rk: &str) -> Entity {

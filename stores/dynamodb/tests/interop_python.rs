@@ -16,7 +16,8 @@ use std::time::Duration;
 use key_value_core::prelude::*;
 use key_value_core::{ManualClock, Timestamp};
 use key_value_dynamodb::DynamoDBStore;
-use key_value_testkit::python::run_python;
+use key_value_testkit::interop::{PYTHON_WRITES, assert_reads_python_scenario, close_to};
+use key_value_testkit::python::run_async_main;
 use key_value_testkit::run;
 use serde_json::{Value, json};
 
@@ -38,17 +39,11 @@ def raw():
 "#;
 
 fn py(test: &str, url: &str, body: &str, arg: &Value) -> Option<Value> {
-    let script = format!("{PRELUDE}\n{body}\nprint(json.dumps(asyncio.run(main())))\n");
-    let out = run_python(test, &script, &[url, &arg.to_string()]);
-    out.map(|o| serde_json::from_str(o.lines().last().unwrap_or("").trim()).unwrap())
+    run_async_main(test, PRELUDE, body, &[url, &arg.to_string()])
 }
 
 fn store(url: &str, table: &str) -> DynamoDBStore {
     common::config(url, table).open().unwrap()
-}
-
-fn close_to(actual: f64, expected: f64, tolerance: f64) -> bool {
-    (actual - expected).abs() <= tolerance
 }
 
 /// An item's attribute names with their types: `{"collection": "S", ...}`.
@@ -79,20 +74,20 @@ fn what_python_writes_rust_reads() {
     let table = common::unique_table(test);
     let value = json!({"name": "Alice", "age": 30, "city": "Zürich", "n": [1, 2.5, null], "z": {"b": 1, "a": true}});
     // Python creates the table (its own set-up) and writes.
-    let Some(written) = py(
-        test,
-        &url,
+    let script = format!(
+        "{PYTHON_WRITES}\n{}",
         r#"
 async def main():
     s = store()
-    v = arg["value"]
     async with s:
-        await s.put("user:1", v, collection="users")
-        await s.put("user:2", v, collection="users", ttl=3600)
-        await s.put("ключ", v, collection="users", ttl=60)
-        await s.put_many(["m1", "m2"], [{"i": 1}, {"i": 2}], collection="many", ttl=600)
+        await write_scenario(s, arg["value"])
     return "ok"
-"#,
+"#
+    );
+    let Some(written) = py(
+        test,
+        &url,
+        &script,
         &json!({"table": table, "value": value}),
     ) else {
         return;
@@ -101,42 +96,7 @@ async def main():
     let value = value.as_object().cloned().unwrap();
     run(async move {
         let s = store(&url, &table);
-        assert_eq!(
-            s.get("user:1").collection("users").await.unwrap(),
-            Some(value.clone())
-        );
-        let (v, ttl) = s
-            .ttl("user:2")
-            .collection("users")
-            .await
-            .unwrap()
-            .expect("present");
-        assert_eq!(v, value);
-        assert!(
-            close_to(ttl.unwrap().as_secs_f64(), 3600.0, 10.0),
-            "{ttl:?}"
-        );
-        let (_, ttl) = s
-            .ttl("ключ")
-            .collection("users")
-            .await
-            .unwrap()
-            .expect("present");
-        assert!(close_to(ttl.unwrap().as_secs_f64(), 60.0, 10.0), "{ttl:?}");
-        let (_, ttl) = s
-            .ttl("user:1")
-            .collection("users")
-            .await
-            .unwrap()
-            .expect("present");
-        assert_eq!(ttl, None);
-        assert_eq!(
-            s.get_many(&["m1", "m2", "nope"])
-                .collection("many")
-                .await
-                .unwrap(),
-            vec![Some(object!({"i": 1})), Some(object!({"i": 2})), None]
-        );
+        assert_reads_python_scenario(&s, &value, "many").await;
         // Rust lists what Python wrote (py-key-value's DynamoDBStore cannot).
         assert_eq!(
             s.keys().collection("users").await.unwrap(),

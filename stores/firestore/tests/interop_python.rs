@@ -17,7 +17,7 @@ use key_value_core::entry::ManagedEntry;
 use key_value_core::prelude::*;
 use key_value_core::{KeyValue, Timestamp};
 use key_value_firestore::FirestoreStore;
-use key_value_testkit::python::run_python;
+use key_value_testkit::python::run_async_main;
 use key_value_testkit::{run, unique_name};
 use serde_json::{Value, json};
 
@@ -56,11 +56,14 @@ fn env(test: &str) -> Option<Env> {
 }
 
 fn py(test: &str, e: &Env, body: &str, arg: &Value) -> Value {
-    let script = format!("{PRELUDE}\n{body}\nprint(json.dumps(asyncio.run(main())))\n");
     let project = common::project();
-    let out = run_python(test, &script, &[&e.host, &project, &e.db, &arg.to_string()])
-        .expect("KV_PYTHON was checked");
-    serde_json::from_str(out.lines().last().unwrap_or("").trim()).unwrap()
+    run_async_main(
+        test,
+        PRELUDE,
+        body,
+        &[&e.host, &project, &e.db, &arg.to_string()],
+    )
+    .expect("KV_PYTHON was checked")
 }
 
 fn store(e: &Env) -> FirestoreStore {

@@ -16,7 +16,8 @@ use key_value_core::entry::Envelope;
 use key_value_core::prelude::*;
 use key_value_memcached::{MemcachedConfig, MemcachedStore};
 use key_value_testkit::golden::assert_python_envelope;
-use key_value_testkit::python::run_python;
+use key_value_testkit::interop::close_to;
+use key_value_testkit::python::run_async_main;
 use key_value_testkit::run;
 use serde_json::{Value, json};
 
@@ -37,16 +38,7 @@ def store(v1=False):
 /// Runs `body` (which defines `async def main()` returning something JSON-serializable) with
 /// the prelude; its result, or `None` when Python is not configured outside CI.
 fn py(test: &str, addr: &str, body: &str, arg: &Value) -> Option<Value> {
-    let script = format!("{PRELUDE}\n{body}\nprint(json.dumps(asyncio.run(main())))\n");
-    let out = run_python(test, &script, &[addr, &arg.to_string()]);
-    if out.is_none() {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "{test}: NOT RUN: KV_PYTHON is not configured (export KV_PYTHON=\"$(scripts/python-venv)\")"
-        );
-    }
-    out.map(|o| serde_json::from_str(o.trim()).unwrap())
+    run_async_main(test, PRELUDE, body, &[addr, &arg.to_string()])
 }
 
 /// Runs a future to completion on a fresh multi-threaded runtime and returns its output.
@@ -61,10 +53,6 @@ fn block_on<T>(fut: impl std::future::Future<Output = T>) -> T {
 
 fn obj(v: &Value) -> Object {
     v.as_object().cloned().unwrap()
-}
-
-fn close_to(actual: f64, expected: f64, tolerance: f64) -> bool {
-    (actual - expected).abs() <= tolerance
 }
 
 #[test]

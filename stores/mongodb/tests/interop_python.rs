@@ -13,7 +13,8 @@ mod common;
 use key_value_core::prelude::*;
 use key_value_mongodb::mongodb::bson::{Bson, Document};
 use key_value_mongodb::{MongoDbConfig, MongoDbStore};
-use key_value_testkit::python::run_python;
+use key_value_testkit::interop::{PYTHON_WRITES, assert_reads_python_scenario, close_to};
+use key_value_testkit::python::run_async_main;
 use key_value_testkit::run;
 use serde_json::{Value, json};
 
@@ -33,17 +34,11 @@ def store(v1=False):
 /// Runs `body` (which defines `async def main()` returning something JSON-serializable) with
 /// the prelude; its result, or `None` when Python is not configured outside CI.
 fn py(test: &str, url: &str, db: &str, body: &str, arg: &Value) -> Option<Value> {
-    let script = format!("{PRELUDE}\n{body}\nprint(json.dumps(asyncio.run(main())))\n");
-    let out = run_python(test, &script, &[url, db, &arg.to_string()]);
-    out.map(|o| serde_json::from_str(o.trim().lines().last().unwrap_or("null")).unwrap())
+    run_async_main(test, PRELUDE, body, &[url, db, &arg.to_string()])
 }
 
 fn obj(v: &Value) -> Object {
     v.as_object().cloned().unwrap()
-}
-
-fn close_to(actual: f64, expected: f64, tolerance: f64) -> bool {
-    (actual - expected).abs() <= tolerance
 }
 
 fn rust_store(url: &str, db: &str, v1: bool) -> MongoDbStore {
@@ -59,48 +54,26 @@ fn what_python_writes_rust_reads() {
     let db = common::unique(test);
     let value = json!({"name": "Alice", "age": 30, "city": "Zürich", "n": [1, 2.5, null],
                        "big": 5_000_000_000_i64, "nested": {"ok": true}});
-    let Some(written) = py(
-        test,
-        &url,
-        &db,
+    let script = format!(
+        "{PYTHON_WRITES}\n{}",
         r#"
 async def main():
     s = store()
     v = arg["value"]
-    await s.put("user:1", v, collection="users")
-    await s.put("user:2", v, collection="users", ttl=3600)
-    await s.put("ключ", v, collection="users", ttl=60)
-    await s.put_many(["m1", "m2"], [{"i": 1}, {"i": 2}], collection="users", ttl=600)
+    await write_scenario(s, v, many="users")
     s1 = store(v1=True)
     await s1.put("k", v, collection="test_collection!@#$%^&*()", ttl=120)
     return "ok"
-"#,
-        &json!({"value": value}),
-    ) else {
+"#
+    );
+    let Some(written) = py(test, &url, &db, &script, &json!({"value": value})) else {
         return;
     };
     assert_eq!(written, json!("ok"));
     let value = obj(&value);
     run(async move {
         let s = rust_store(&url, &db, false);
-        assert_eq!(
-            s.get("user:1").collection("users").await.unwrap(),
-            Some(value.clone())
-        );
-        let (v, ttl) = s.ttl("user:1").collection("users").await.unwrap().unwrap();
-        assert_eq!((v, ttl), (value.clone(), None));
-        let (v, ttl) = s.ttl("user:2").collection("users").await.unwrap().unwrap();
-        assert_eq!(v, value);
-        assert!(close_to(ttl.unwrap().as_secs_f64(), 3600.0, 5.0), "{ttl:?}");
-        let (_, ttl) = s.ttl("ключ").collection("users").await.unwrap().unwrap();
-        assert!(close_to(ttl.unwrap().as_secs_f64(), 60.0, 5.0), "{ttl:?}");
-        assert_eq!(
-            s.get_many(&["m2", "nope", "m1"])
-                .collection("users")
-                .await
-                .unwrap(),
-            vec![Some(object!({"i": 2})), None, Some(object!({"i": 1}))]
-        );
+        assert_reads_python_scenario(&s, &value, "users").await;
         let mut keys = s.keys().collection("users").await.unwrap();
         keys.sort();
         assert_eq!(keys, ["m1", "m2", "user:1", "user:2", "ключ"]);

@@ -12,7 +12,8 @@ mod common;
 
 use key_value_core::prelude::*;
 use key_value_postgresql::{PostgreSQLConfig, PostgreSQLStore};
-use key_value_testkit::python::run_python;
+use key_value_testkit::interop::{PYTHON_WRITES, assert_reads_python_scenario, close_to};
+use key_value_testkit::python::run_async_main;
 use key_value_testkit::run;
 use serde_json::{Value, json};
 
@@ -28,16 +29,7 @@ def store():
 "#;
 
 fn py(test: &str, url: &str, body: &str, arg: &Value) -> Option<Value> {
-    let script = format!("{PRELUDE}\n{body}\nprint(json.dumps(asyncio.run(main())))\n");
-    let out = run_python(test, &script, &[url, &arg.to_string()]);
-    if out.is_none() {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "{test}: NOT RUN: KV_PYTHON is not configured (export KV_PYTHON=\"$(scripts/python-venv)\")"
-        );
-    }
-    out.map(|o| serde_json::from_str(o.lines().last().unwrap_or("").trim()).unwrap())
+    run_async_main(test, PRELUDE, body, &[url, &arg.to_string()])
 }
 
 fn store(url: &str, table: &str) -> PostgreSQLStore {
@@ -47,10 +39,6 @@ fn store(url: &str, table: &str) -> PostgreSQLStore {
         .pool_size(2)
         .open()
         .unwrap()
-}
-
-fn close_to(actual: f64, expected: f64, tolerance: f64) -> bool {
-    (actual - expected).abs() <= tolerance
 }
 
 /// The raw columns of one row: value text, its JSONB type, ttl, created_at and expires_at in
@@ -95,20 +83,20 @@ fn what_python_writes_rust_reads() {
     let Some(url) = common::url(test) else { return };
     let table = common::table_for(&common::unique(test));
     let value = json!({"name": "Alice", "age": 30, "city": "Zürich", "n": [1, 2.5, null], "z": {"b": 1, "a": true}});
-    let Some(written) = py(
-        test,
-        &url,
+    let script = format!(
+        "{PYTHON_WRITES}\n{}",
         r#"
 async def main():
     s = store()
-    v = arg["value"]
     async with s:
-        await s.put("user:1", v, collection="users")
-        await s.put("user:2", v, collection="users", ttl=3600)
-        await s.put("ключ", v, collection="users", ttl=60)
-        await s.put_many(["m1", "m2"], [{"i": 1}, {"i": 2}], collection="many", ttl=600)
+        await write_scenario(s, arg["value"])
     return "ok"
-"#,
+"#
+    );
+    let Some(written) = py(
+        test,
+        &url,
+        &script,
         &json!({"table": table, "value": value}),
     ) else {
         return;
@@ -117,42 +105,7 @@ async def main():
     let value = value.as_object().cloned().unwrap();
     run(async move {
         let s = store(&url, &table);
-        assert_eq!(
-            s.get("user:1").collection("users").await.unwrap(),
-            Some(value.clone())
-        );
-        let (v, ttl) = s
-            .ttl("user:2")
-            .collection("users")
-            .await
-            .unwrap()
-            .expect("present");
-        assert_eq!(v, value);
-        assert!(
-            close_to(ttl.unwrap().as_secs_f64(), 3600.0, 10.0),
-            "{ttl:?}"
-        );
-        let (_, ttl) = s
-            .ttl("ключ")
-            .collection("users")
-            .await
-            .unwrap()
-            .expect("present");
-        assert!(close_to(ttl.unwrap().as_secs_f64(), 60.0, 10.0), "{ttl:?}");
-        let (_, ttl) = s
-            .ttl("user:1")
-            .collection("users")
-            .await
-            .unwrap()
-            .expect("present");
-        assert_eq!(ttl, None);
-        assert_eq!(
-            s.get_many(&["m1", "m2", "nope"])
-                .collection("many")
-                .await
-                .unwrap(),
-            vec![Some(object!({"i": 1})), Some(object!({"i": 2})), None]
-        );
+        assert_reads_python_scenario(&s, &value, "many").await;
         assert_eq!(
             s.keys().collection("users").await.unwrap(),
             ["user:1", "user:2", "ключ"]

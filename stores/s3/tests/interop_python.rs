@@ -17,7 +17,8 @@ use key_value_core::entry::Envelope;
 use key_value_core::prelude::*;
 use key_value_core::{Clock, ManualClock, Timestamp};
 use key_value_s3::S3Store;
-use key_value_testkit::python::run_python;
+use key_value_testkit::interop::close_to;
+use key_value_testkit::python::run_async_main;
 use serde_json::{Value, json};
 
 /// Every script starts with this: `sys.argv[1]` is a JSON argument with the server, the
@@ -41,7 +42,6 @@ def store(sanitize=False):
 
 /// Runs `body` (defining `async def main()`) with the prelude; its JSON result.
 fn py(test: &str, server: &Server, bucket: &str, body: &str, data: Value) -> Option<Value> {
-    let script = format!("{PRELUDE}\n{body}\nprint(json.dumps(asyncio.run(main())))\n");
     let arg = json!({
         "url": server.url,
         "ak": server.access_key,
@@ -50,8 +50,7 @@ fn py(test: &str, server: &Server, bucket: &str, body: &str, data: Value) -> Opt
         "max": server.max_part_bytes,
         "data": data,
     });
-    let out = run_python(test, &script, &[&arg.to_string()])?;
-    Some(serde_json::from_str(out.lines().last().unwrap_or("").trim()).unwrap())
+    run_async_main(test, PRELUDE, body, &[&arg.to_string()])
 }
 
 /// Generates one `#[test]` per server for each `async fn name(server: Server)` (sync: it runs
@@ -97,10 +96,6 @@ on_servers!(
     long_names_through_the_s3_strategies_both_ways,
     expired_objects_are_deleted_by_either_reader,
 );
-
-fn close_to(actual: f64, expected: f64, tolerance: f64) -> bool {
-    (actual - expected).abs() <= tolerance
-}
 
 /// Checks a raw object against py-key-value's layout: the body is the envelope (without key
 /// and collection) of the entry it holds, byte for byte as [`Envelope::WITHOUT_KEY`] writes
