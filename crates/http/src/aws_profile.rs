@@ -38,6 +38,23 @@ use key_value_core::{Error, ErrorKind, Result};
 
 use crate::sigv4::Credentials;
 
+/// Every AWS environment variable the DynamoDB and S3 stores read (credentials, region,
+/// profile, files, endpoints): what a test clears to run without the machine's own settings.
+pub const ENVIRONMENT_VARIABLES: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+];
+
 /// Keys that mean "credentials come from somewhere this library does not read".
 const UNSUPPORTED_SOURCES: [&str; 6] = [
     "role_arn",

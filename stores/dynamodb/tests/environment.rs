@@ -14,17 +14,7 @@ use key_value_http::sigv4::Credentials;
 use key_value_testkit::child;
 
 const CASE: &str = "KV_DYNAMODB_ENV_CASE";
-const AWS_VARS: &[&str] = &[
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_DYNAMODB",
-    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-    "AWS_PROFILE",
-];
+const AWS_VARS: &[&str] = key_value_http::aws_profile::ENVIRONMENT_VARIABLES;
 
 /// Runs this test again in a child process with `vars` as the only AWS variables. The AWS
 /// config and credentials files point at files that do not exist unless `vars` says

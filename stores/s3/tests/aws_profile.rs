@@ -16,18 +16,7 @@ use key_value_s3::S3Config;
 use key_value_testkit::child;
 
 const CASE: &str = "KV_S3_PROFILE_CASE";
-const AWS_VARS: &[&str] = &[
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_S3",
-    "AWS_PROFILE",
-    "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-];
+const AWS_VARS: &[&str] = key_value_http::aws_profile::ENVIRONMENT_VARIABLES;
 
 #[test]
 fn credentials_and_region_come_from_the_selected_profile() {
