@@ -72,6 +72,9 @@ pub enum ErrorKind {
     Timeout,
     /// The backend answered with an error of its own.
     Backend,
+    /// The call was refused before reaching the backend, to protect it: a full bulkhead or an
+    /// exhausted rate limit. Temporary by default: the same call may pass later.
+    Overloaded,
     /// The store does not support this operation; see its [`Capabilities`](crate::Capabilities).
     Unsupported,
     /// An argument is invalid, e.g. `put_many` with different numbers of keys and values.
@@ -105,6 +108,7 @@ impl ErrorKind {
             ErrorKind::PathSecurity => "path security violation",
             ErrorKind::Timeout => "timed out",
             ErrorKind::Backend => "backend error",
+            ErrorKind::Overloaded => "overloaded",
             ErrorKind::Unsupported => "unsupported operation",
             ErrorKind::InvalidArgument => "invalid argument",
             ErrorKind::Config => "invalid configuration",
@@ -112,10 +116,13 @@ impl ErrorKind {
         }
     }
 
-    /// Whether errors of this kind are temporary by default: connection failures and time-outs
-    /// are worth retrying, everything else is not.
+    /// Whether errors of this kind are temporary by default: connection failures, time-outs and
+    /// overload refusals are worth retrying, everything else is not.
     pub fn is_temporary_by_default(self) -> bool {
-        matches!(self, ErrorKind::Connection | ErrorKind::Timeout)
+        matches!(
+            self,
+            ErrorKind::Connection | ErrorKind::Timeout | ErrorKind::Overloaded
+        )
     }
 }
 
@@ -337,6 +344,7 @@ mod tests {
     fn connection_errors_are_temporary_by_default() {
         assert!(Error::new(ErrorKind::Connection, "refused").is_temporary());
         assert!(Error::new(ErrorKind::Timeout, "slow").is_temporary());
+        assert!(Error::new(ErrorKind::Overloaded, "bulkhead full").is_temporary());
         assert!(!Error::new(ErrorKind::Backend, "no").is_temporary());
         assert!(
             Error::new(ErrorKind::Backend, "busy")

@@ -3,7 +3,7 @@
 //! [`Bulkhead`] lets at most `max_concurrent` calls reach the store at the same time; further
 //! calls wait for a slot, first come first served. With
 //! [`max_queue`](BulkheadLayer::max_queue), at most that many calls wait: one more fails at
-//! once with a temporary [`ErrorKind::Backend`] error ("bulkhead full"), so a slow backend
+//! once with a temporary [`ErrorKind::Overloaded`] error ("bulkhead full"), so a slow backend
 //! sheds load instead of collecting an unbounded queue of callers (and their memory). A
 //! waiting call that is cancelled leaves the queue; a running call that is cancelled frees its
 //! slot.
@@ -121,7 +121,7 @@ impl<S: KeyValue> Bulkhead<S> {
 
     fn full(&self, operation: &'static str) -> Error {
         Error::new(
-            ErrorKind::Backend,
+            ErrorKind::Overloaded,
             format!(
                 "bulkhead full: {} calls running and {} waiting",
                 self.limits.max_concurrent,

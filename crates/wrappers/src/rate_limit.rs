@@ -11,7 +11,7 @@
 //! - **Failing fast** ([`fail_fast`](RateLimitLayer::fail_fast)): a call that finds too few
 //!   tokens fails at once.
 //!
-//! A refused call gets a temporary [`ErrorKind::Backend`] error ("rate limit of N operations
+//! A refused call gets a temporary [`ErrorKind::Overloaded`] error ("rate limit of N operations
 //! per second exceeded"), so a [`Retry`](crate::retry) layered outside retries it later.
 //!
 //! **Cost**: `get`, `put`, `delete`, `keys`, `collections`, `destroy`, `destroy_collection` and
@@ -195,7 +195,7 @@ impl<S: KeyValue> RateLimit<S> {
 
     fn refused(&self, operation: &'static str, detail: String) -> Error {
         Error::new(
-            ErrorKind::Backend,
+            ErrorKind::Overloaded,
             format!(
                 "rate limit of {} operations per second exceeded: {detail}",
                 self.limit.per_second

@@ -71,6 +71,7 @@ async fn beyond_the_queue_bound_calls_fail_fast() {
     let tasks = spawn_gets(&store, 2); // one runs, one waits
     tick().await;
     let err = store.get("k").collection("c").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Overloaded, "{err}");
     assert!(err.is_temporary());
     assert!(err.to_string().contains("bulkhead full"), "{err}");
     assert_eq!((err.operation(), err.key()), (Some("get"), Some("k")));

@@ -83,6 +83,7 @@ async fn fail_fast_refuses_with_a_temporary_error() {
         store.get("k").await.unwrap();
     }
     let err = store.get("k").collection("c").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Overloaded, "{err}");
     assert!(err.is_temporary());
     assert!(err.to_string().contains("rate limit"), "{err}");
     assert_eq!((err.operation(), err.key()), (Some("get"), Some("k")));
