@@ -753,10 +753,12 @@ impl Cache {
     /// connection, one attempt per query (a locked database is not waited for) and values
     /// stored in the database (a value in its own file may need a slow disk read).
     ///
-    /// `None` means "not here": the caller runs [`get_many`](Self::get_many) on the blocking
-    /// pool instead. Reading inline saves the ~15 µs hand-off to the blocking pool, which was
-    /// most of the cost of a read (a `get` miss took 20 µs through the pool, 2 µs in plain
-    /// rusqlite).
+    /// The answer covers the first keys, up to the first it cannot read here (a value in a file,
+    /// a busy database); the caller reads the rest with [`get_many`](Self::get_many) on the
+    /// blocking pool. `None` means "none here" (no idle reader, statistics or access-time
+    /// updates on, or the very first key cannot be read here). Reading inline saves the ~15 µs
+    /// hand-off to the blocking pool, which was most of the cost of a read (a `get` miss took
+    /// 20 µs through the pool, 2 µs in plain rusqlite).
     pub(crate) fn try_get_many_inline(
         &self,
         keys: &[String],
@@ -803,11 +805,11 @@ impl Cache {
                     continue;
                 }
                 Ok(Some(found)) => found,
-                Err(e) if is_busy(&e) => return None,
+                Err(e) if is_busy(&e) => break,
                 Err(e) => return Some(Err(self.db_error(e))),
             };
             if in_file || mode == MODE_TEXT {
-                return None;
+                break;
             }
             out.push(match self.fetch(mode, None, value) {
                 Ok(Fetched::Text(text)) => Ok(Some(Found {
@@ -820,6 +822,9 @@ impl Cache {
                 })),
                 Err(e) => Err(e),
             });
+        }
+        if out.is_empty() && !keys.is_empty() {
+            return None;
         }
         Some(Ok(out))
     }

@@ -365,15 +365,23 @@ impl KeyValue for DiskStore {
         let prefix = collection.len() + SEPARATOR.len();
         let stored: Vec<String> = keys.iter().map(|k| Self::compound(collection, k)).collect();
         let now = now_secs(&self.info);
-        if let Some(found) = self.cache.try_get_many_inline(&stored, now) {
-            return decode_all(found?, |i| &stored[i][prefix..]);
+        let mut entries = match self.cache.try_get_many_inline(&stored, now) {
+            Some(found) => decode_all(found?, |i| &stored[i][prefix..])?,
+            None => Vec::new(),
+        };
+        if entries.len() == stored.len() {
+            return Ok(entries);
         }
+        // What could not be read inline (values in files, a busy database), on the pool.
+        let done = entries.len();
         let cache = self.cache.clone();
-        blocking(move || {
-            let found = cache.get_many(&stored, now)?;
-            decode_all(found, |i| &stored[i][prefix..])
+        let rest = blocking(move || {
+            let found = cache.get_many(&stored[done..], now)?;
+            decode_all(found, |i| &stored[done + i][prefix..])
         })
-        .await
+        .await?;
+        entries.extend(rest);
+        Ok(entries)
     }
 
     async fn put_entries(

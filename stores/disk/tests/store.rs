@@ -869,3 +869,45 @@ async fn multi_disk_reads_do_not_create_collections_and_destroy_keeps_directorie
         ErrorKind::Closed
     );
 }
+
+/// A batch mixing small values (read on the caller's thread), values in their own files and
+/// misses (read on the blocking pool) comes back whole and in order, whichever key comes
+/// first, with repeats.
+#[tokio::test]
+async fn mixed_batches_of_small_and_file_backed_values_read_in_order() {
+    let dir = tempdir();
+    let store = DiskStore::open(dir.path()).unwrap();
+    for i in 0..6 {
+        let value = if i % 3 == 2 {
+            big(40_000, i)
+        } else {
+            object!({"i": i})
+        };
+        store
+            .put(&format!("k{i}"), value)
+            .collection("c")
+            .await
+            .unwrap();
+    }
+    assert_eq!(value_files(dir.path()).len(), 2, "k2 and k5 live in files");
+    let expected = |key: &str| -> Option<Object> {
+        let i: usize = key.strip_prefix('k')?.parse().ok()?;
+        (i < 6).then(|| {
+            if i % 3 == 2 {
+                big(40_000, i)
+            } else {
+                object!({"i": i})
+            }
+        })
+    };
+    for keys in [
+        vec!["k0", "k1", "k2", "k3", "k4", "k5"],
+        vec!["k2", "k0", "nope", "k5", "k1"],
+        vec!["k0", "k1", "k3", "k2"],
+        vec!["nope", "k5", "k5", "k4", "k0"],
+    ] {
+        let got = store.get_many(&keys).collection("c").await.unwrap();
+        let want: Vec<Option<Object>> = keys.iter().map(|k| expected(k)).collect();
+        assert_eq!(got, want, "{keys:?}");
+    }
+}
