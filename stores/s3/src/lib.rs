@@ -877,15 +877,17 @@ impl KeyValue for S3Store {
         let mut token: Option<String> = None;
         loop {
             let page = self.list_page(&prefix, false, token.as_deref()).await?;
-            let checked: Vec<(String, Expiry)> = stream::iter(page.keys)
-                .map(|o| async move {
-                    let e = self.expiry(&o, now).await?;
-                    Ok::<_, Error>((o, e))
-                })
-                .buffered(self.concurrency)
-                .try_collect()
-                .await?;
-            for (object, expiry) in checked {
+            // In order, `concurrency` HEADs at a time; stopping at the limit drops the rest, so
+            // a small limit costs about `limit + concurrency` HEADs, not a page's worth.
+            let mut checked = std::pin::pin!(
+                stream::iter(page.keys)
+                    .map(|o| async move {
+                        let e = self.expiry(&o, now).await?;
+                        Ok::<_, Error>((o, e))
+                    })
+                    .buffered(self.concurrency)
+            );
+            while let Some((object, expiry)) = checked.try_next().await? {
                 if let (Expiry::Live, Some(key)) = (expiry, object.strip_prefix(prefix.as_str())) {
                     out.push(key.to_string());
                     if out.len() >= limit {
