@@ -14,7 +14,7 @@ use key_value_azure_tables::client::Entity;
 use key_value_azure_tables::{AzureTablesConfig, AzureTablesStore, Credential};
 use key_value_core::entry::Envelope;
 use key_value_core::prelude::*;
-use key_value_testkit::interop::close_to;
+use key_value_testkit::interop::{PYTHON_WRITES, Scenario, assert_reads_python_scenario, close_to};
 use key_value_testkit::python::run_async_main;
 use key_value_testkit::run;
 use serde_json::{Value, json};
@@ -108,23 +108,23 @@ fn what_python_writes_rust_reads() {
         // Keys Azure accepts as they are; with sanitization also ones it refuses.
         let odd_key = if sanitize { "a/b#c?" } else { "it's ключ" };
         let collection = if sanitize { "users/eu" } else { "users" };
-        let Some(written) = py(
-            test,
-            &endpoint,
+        let script = format!(
+            "{PYTHON_WRITES}\n{}",
             r#"
 async def main():
     s = store(arg["sanitize"])
-    v = arg["value"]
     c = arg["collection"]
     async with s:
-        await s.put("user:1", v, collection=c)
-        await s.put("user:2", v, collection=c, ttl=3600)
-        await s.put(arg["odd"], v, collection=c, ttl=60)
-        await s.put_many(["m1", "m2"], [{"i": 1}, {"i": 2}], collection="many", ttl=600)
+        await write_scenario(s, arg["value"], users=c, odd=arg["odd"])
         await s.put("gone", {"x": 1}, collection=c, ttl=0.5)
     await asyncio.sleep(1.2)
     return "ok"
-"#,
+"#
+        );
+        let Some(written) = py(
+            test,
+            &endpoint,
+            &script,
             &json!({"table": table, "value": value, "sanitize": sanitize, "odd": odd_key, "collection": collection}),
         ) else {
             return;
@@ -134,37 +134,12 @@ async def main():
         let (endpoint, table) = (endpoint.clone(), table.clone());
         run(async move {
             let s = store(&endpoint, &table, sanitize);
-            assert_eq!(
-                s.get("user:1").collection(collection).await.unwrap(),
-                Some(value.clone())
-            );
-            let (v, ttl) = s
-                .ttl("user:2")
-                .collection(collection)
-                .await
-                .unwrap()
-                .expect("present");
-            assert_eq!(v, value);
-            assert!(
-                close_to(ttl.unwrap().as_secs_f64(), 3600.0, 10.0),
-                "{ttl:?}"
-            );
-            let (_, ttl) = s
-                .ttl(odd_key)
-                .collection(collection)
-                .await
-                .unwrap()
-                .expect("present");
-            assert!(close_to(ttl.unwrap().as_secs_f64(), 60.0, 10.0), "{ttl:?}");
-            assert_eq!(
-                s.ttl("user:1")
-                    .collection(collection)
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .1,
-                None
-            );
+            let names = Scenario {
+                users: collection,
+                odd_key,
+                ..Scenario::default()
+            };
+            assert_reads_python_scenario(&s, &value, names).await;
             assert_eq!(
                 s.get("gone").collection(collection).await.unwrap(),
                 None,

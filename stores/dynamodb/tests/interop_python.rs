@@ -16,7 +16,7 @@ use std::time::Duration;
 use key_value_core::prelude::*;
 use key_value_core::{ManualClock, Timestamp};
 use key_value_dynamodb::DynamoDBStore;
-use key_value_testkit::interop::{PYTHON_WRITES, assert_reads_python_scenario, close_to};
+use key_value_testkit::interop::{PYTHON_WRITES, Scenario, assert_reads_python_scenario, close_to};
 use key_value_testkit::python::run_async_main;
 use key_value_testkit::run;
 use serde_json::{Value, json};
@@ -96,7 +96,7 @@ async def main():
     let value = value.as_object().cloned().unwrap();
     run(async move {
         let s = store(&url, &table);
-        assert_reads_python_scenario(&s, &value, "many").await;
+        assert_reads_python_scenario(&s, &value, Scenario::default()).await;
         // Rust lists what Python wrote (py-key-value's DynamoDBStore cannot).
         assert_eq!(
             s.keys().collection("users").await.unwrap(),

@@ -13,7 +13,7 @@ mod common;
 use key_value_core::prelude::*;
 use key_value_mongodb::mongodb::bson::{Bson, Document};
 use key_value_mongodb::{MongoDbConfig, MongoDbStore};
-use key_value_testkit::interop::{PYTHON_WRITES, assert_reads_python_scenario, close_to};
+use key_value_testkit::interop::{PYTHON_WRITES, Scenario, assert_reads_python_scenario, close_to};
 use key_value_testkit::python::run_async_main;
 use key_value_testkit::run;
 use serde_json::{Value, json};
@@ -73,7 +73,11 @@ async def main():
     let value = obj(&value);
     run(async move {
         let s = rust_store(&url, &db, false);
-        assert_reads_python_scenario(&s, &value, "users").await;
+        let names = Scenario {
+            many: "users",
+            ..Scenario::default()
+        };
+        assert_reads_python_scenario(&s, &value, names).await;
         let mut keys = s.keys().collection("users").await.unwrap();
         keys.sort();
         assert_eq!(keys, ["m1", "m2", "user:1", "user:2", "ключ"]);

@@ -12,7 +12,7 @@ mod common;
 
 use key_value_core::prelude::*;
 use key_value_postgresql::{PostgreSQLConfig, PostgreSQLStore};
-use key_value_testkit::interop::{PYTHON_WRITES, assert_reads_python_scenario, close_to};
+use key_value_testkit::interop::{PYTHON_WRITES, Scenario, assert_reads_python_scenario, close_to};
 use key_value_testkit::python::run_async_main;
 use key_value_testkit::run;
 use serde_json::{Value, json};
@@ -105,7 +105,7 @@ async def main():
     let value = value.as_object().cloned().unwrap();
     run(async move {
         let s = store(&url, &table);
-        assert_reads_python_scenario(&s, &value, "many").await;
+        assert_reads_python_scenario(&s, &value, Scenario::default()).await;
         assert_eq!(
             s.keys().collection("users").await.unwrap(),
             ["user:1", "user:2", "ключ"]

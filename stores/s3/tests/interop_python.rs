@@ -17,7 +17,7 @@ use key_value_core::entry::Envelope;
 use key_value_core::prelude::*;
 use key_value_core::{Clock, ManualClock, Timestamp};
 use key_value_s3::S3Store;
-use key_value_testkit::interop::close_to;
+use key_value_testkit::interop::{PYTHON_WRITES, Scenario, assert_reads_python_scenario, close_to};
 use key_value_testkit::python::run_async_main;
 use serde_json::{Value, json};
 
@@ -129,22 +129,16 @@ fn what_python_writes_rust_reads(server: Server) {
     let test = "python_writes";
     let bucket = common::unique_bucket(test);
     let value = json!({"name": "Alice", "age": 30, "city": "Zürich", "n": [1, 2.5, null], "z": {"b": 1, "a": true}});
-    let Some(written) = py(
-        test,
-        &server,
-        &bucket,
+    let script = format!(
+        "{PYTHON_WRITES}\n{}",
         r#"
 async def main():
-    v = arg["data"]
     async with store() as s:
-        await s.put("user:1", v, collection="users")
-        await s.put("user:2", v, collection="users", ttl=3600)
-        await s.put("ключ 🔑/x", v, collection="users", ttl=60)
-        await s.put_many(["m1", "m2"], [{"i": 1}, {"i": 2}], collection="many", ttl=600)
+        await write_scenario(s, arg["data"], odd="ключ 🔑/x")
     return "ok"
-"#,
-        value.clone(),
-    ) else {
+"#
+    );
+    let Some(written) = py(test, &server, &bucket, &script, value.clone()) else {
         return;
     };
     assert_eq!(written, json!("ok"));
@@ -154,42 +148,11 @@ async def main():
         let (server, bucket) = (rs_server, rs_bucket);
         // The bucket Python created is used as is.
         let s = server.config(&bucket).create_bucket(false).open().unwrap();
-        assert_eq!(
-            s.get("user:1").collection("users").await.unwrap(),
-            Some(value.clone())
-        );
-        let (v, ttl) = s
-            .ttl("user:2")
-            .collection("users")
-            .await
-            .unwrap()
-            .expect("present");
-        assert_eq!(v, value);
-        assert!(
-            close_to(ttl.unwrap().as_secs_f64(), 3600.0, 10.0),
-            "{ttl:?}"
-        );
-        let (_, ttl) = s
-            .ttl("ключ 🔑/x")
-            .collection("users")
-            .await
-            .unwrap()
-            .expect("present");
-        assert!(close_to(ttl.unwrap().as_secs_f64(), 60.0, 10.0), "{ttl:?}");
-        let (_, ttl) = s
-            .ttl("user:1")
-            .collection("users")
-            .await
-            .unwrap()
-            .expect("present");
-        assert_eq!(ttl, None);
-        assert_eq!(
-            s.get_many(&["m1", "m2", "nope"])
-                .collection("many")
-                .await
-                .unwrap(),
-            vec![Some(object!({"i": 1})), Some(object!({"i": 2})), None]
-        );
+        let names = Scenario {
+            odd_key: "ключ 🔑/x",
+            ..Scenario::default()
+        };
+        assert_reads_python_scenario(&s, &value, names).await;
         let mut keys = s.keys().collection("users").await.unwrap();
         keys.sort();
         assert_eq!(keys, vec!["user:1", "user:2", "ключ 🔑/x"]);
