@@ -4,18 +4,21 @@
 //! and S3 stores use when their configuration names nothing, in the SDKs' order:
 //!
 //! 1. the environment: `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`,
-//!    `AWS_REGION` / `AWS_DEFAULT_REGION`;
-//! 2. the profile (`AWS_PROFILE`, else `default`) in the credentials file
-//!    (`AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`), then in the config file
-//!    (`AWS_CONFIG_FILE`, else `~/.aws/config`, where it is `[profile NAME]` and `[default]`).
+//!    `AWS_REGION` / `AWS_DEFAULT_REGION` (a store's explicit `profile` option skips the
+//!    environment's keys, not its region, as boto3's `profile_name` does);
+//! 2. the profile (the store's `profile`, else `AWS_PROFILE`, else `default`) in the
+//!    credentials file (`AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`), then in the
+//!    config file (`AWS_CONFIG_FILE`, else `~/.aws/config`, where it is `[profile NAME]` or
+//!    `[default]`; `[profile default]` wins over `[default]`). A leading `~/` in those
+//!    variables is the home directory. A named profile that neither file has is an error.
 //!
 //! Only static keys are read (`aws_access_key_id`, `aws_secret_access_key`,
-//! `aws_session_token`, `region`). A profile that gets its credentials some other way
-//! (`role_arn`, `sso_session`, `credential_process`, `web_identity_token_file`) is a
-//! [`Config`](ErrorKind::Config) error that says so, never a silent fall-through to no
-//! credentials; `aws configure export-credentials --profile NAME --format env` turns such a
-//! profile into environment variables this library reads. Instance metadata (EC2, ECS) is not
-//! read.
+//! `aws_session_token`, `region`). A profile that gets its credentials some other way is a
+//! [`Config`](ErrorKind::Config) error that says so, never a silent fall-through to other
+//! credentials: `role_arn`, `web_identity_token_file`, `sso_*` in either file (the SDKs
+//! prefer these over static keys), or `credential_process` without keys in the credentials
+//! file. `aws configure export-credentials --profile NAME --format env` turns such a profile
+//! into environment variables this library reads. Instance metadata (EC2, ECS) is not read.
 //!
 //! ```
 //! use key_value_http::aws_profile::Profiles;
@@ -55,13 +58,13 @@ pub const ENVIRONMENT_VARIABLES: &[&str] = &[
     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
 ];
 
-/// Keys that mean "credentials come from somewhere this library does not read".
-const UNSUPPORTED_SOURCES: [&str; 6] = [
+/// Profile settings that make the AWS SDKs get credentials in a way this library does not
+/// (assumed roles, web identity, SSO); the SDKs prefer them over static keys.
+const ROLE_SOURCES: [&str; 5] = [
     "role_arn",
-    "credential_process",
+    "web_identity_token_file",
     "sso_session",
     "sso_start_url",
-    "web_identity_token_file",
     "credential_source",
 ];
 
@@ -91,19 +94,20 @@ impl std::fmt::Debug for Profiles {
 impl Profiles {
     /// Parses the text of a config file and of a credentials file (either may be empty).
     pub fn parse(config_text: &str, credentials_text: &str) -> Self {
-        let config_file = parse_ini(config_text)
+        let mut sections = parse_ini(config_text);
+        // `[default]` or `[profile NAME]`; other sections (`[sso-session x]`, `[services x]`)
+        // are not profiles. `[profile default]`, when present too, wins over `[default]`.
+        let plain_default = sections.remove("default");
+        let mut config_file: HashMap<String, HashMap<String, String>> = sections
             .into_iter()
             .filter_map(|(section, settings)| {
-                // `[default]` or `[profile NAME]`; other sections (`[sso-session x]`,
-                // `[services x]`) are not profiles.
-                let name = if section == "default" {
-                    "default".to_string()
-                } else {
-                    section.strip_prefix("profile ")?.trim().to_string()
-                };
+                let name = section.strip_prefix("profile ")?.trim().to_string();
                 Some((name, settings))
             })
             .collect();
+        if let Some(settings) = plain_default {
+            config_file.entry("default".to_string()).or_insert(settings);
+        }
         Profiles {
             credentials_file: parse_ini(credentials_text),
             config_file,
@@ -115,7 +119,14 @@ impl Profiles {
     pub fn from_files() -> Result<Self> {
         let read = |var: &str, default: &str| -> Result<String> {
             let path = match std::env::var_os(var).filter(|v| !v.is_empty()) {
-                Some(p) => PathBuf::from(p),
+                // A leading `~/` is the home directory, as the AWS CLI reads it.
+                Some(p) => match (
+                    p.to_str().and_then(|p| p.strip_prefix("~/")),
+                    dirs::home_dir(),
+                ) {
+                    (Some(rest), Some(home)) => home.join(rest),
+                    _ => PathBuf::from(p),
+                },
                 None => match dirs::home_dir() {
                     Some(home) => home.join(".aws").join(default),
                     None => return Ok(String::new()),
@@ -141,51 +152,65 @@ impl Profiles {
         self.credentials_file.contains_key(profile) || self.config_file.contains_key(profile)
     }
 
-    /// The static credentials of `profile`: from the credentials file, else the config file.
-    /// `Ok(None)` when neither file has the profile or it holds no credentials at all; an error
-    /// when it has half a key pair or gets its credentials in a way not supported here.
+    /// The static credentials of `profile`, in the order of the AWS SDKs' provider chain:
+    /// a role, web identity or SSO setting in either file comes first (and is an error here,
+    /// being unsupported), then keys in the credentials file, then a `credential_process`
+    /// (unsupported), then keys in the config file. `Ok(None)` when neither file has the
+    /// profile or it holds no credentials at all; an error for half a key pair.
     pub fn credentials(&self, profile: &str) -> Result<Option<Credentials>> {
-        for (file, settings) in [
+        let files = [
             ("credentials", self.credentials_file.get(profile)),
             ("config", self.config_file.get(profile)),
-        ] {
-            let Some(settings) = settings else { continue };
-            let get = |k: &str| settings.get(k).filter(|v| !v.is_empty());
-            match (get("aws_access_key_id"), get("aws_secret_access_key")) {
-                (Some(id), Some(secret)) => {
-                    let mut creds = Credentials::new(id.clone(), secret.clone());
-                    if let Some(token) = get("aws_session_token") {
-                        creds = creds.with_session_token(token.clone());
-                    }
-                    return Ok(Some(creds));
-                }
-                (None, None) => {}
-                _ => {
+        ];
+        let unsupported = |keys: &[&str]| -> Result<()> {
+            for (_, settings) in files {
+                let Some(settings) = settings else { continue };
+                if let Some(source) = keys.iter().find(|k| settings.contains_key(**k)) {
                     return Err(Error::new(
                         ErrorKind::Config,
                         format!(
-                            "AWS profile {profile:?} in the {file} file has only one of \
-                             aws_access_key_id and aws_secret_access_key"
+                            "AWS profile {profile:?} gets its credentials through `{source}`, \
+                             which this library does not support; export them instead (`aws \
+                             configure export-credentials --profile {profile} --format env`) or \
+                             pass them in the store's configuration"
                         ),
                     ));
                 }
             }
-            if let Some(source) = UNSUPPORTED_SOURCES
-                .iter()
-                .find(|k| settings.contains_key(**k))
-            {
-                return Err(Error::new(
-                    ErrorKind::Config,
-                    format!(
-                        "AWS profile {profile:?} gets its credentials through `{source}`, which \
-                         this library does not support; export them instead (`aws configure \
-                         export-credentials --profile {profile} --format env`) or pass them in \
-                         the store's configuration"
-                    ),
-                ));
+            Ok(())
+        };
+        let keys =
+            |file: &str, settings: &HashMap<String, String>| -> Result<Option<Credentials>> {
+                let get = |k: &str| settings.get(k).filter(|v| !v.is_empty());
+                match (get("aws_access_key_id"), get("aws_secret_access_key")) {
+                    (Some(id), Some(secret)) => {
+                        let mut creds = Credentials::new(id.clone(), secret.clone());
+                        if let Some(token) = get("aws_session_token") {
+                            creds = creds.with_session_token(token.clone());
+                        }
+                        Ok(Some(creds))
+                    }
+                    (None, None) => Ok(None),
+                    _ => Err(Error::new(
+                        ErrorKind::Config,
+                        format!(
+                            "AWS profile {profile:?} in the {file} file has only one of \
+                         aws_access_key_id and aws_secret_access_key"
+                        ),
+                    )),
+                }
+            };
+        unsupported(&ROLE_SOURCES)?;
+        if let Some(settings) = files[0].1 {
+            if let Some(creds) = keys("credentials", settings)? {
+                return Ok(Some(creds));
             }
         }
-        Ok(None)
+        unsupported(&["credential_process"])?;
+        match files[1].1 {
+            Some(settings) => keys("config", settings),
+            None => Ok(None),
+        }
     }
 
     /// The `region` of `profile` in the config file (or, as some tools write it, the
@@ -233,18 +258,7 @@ pub fn credentials_from_environment(profile: Option<&str>) -> Result<Option<Cred
     let (name, named) = selected_profile(profile);
     let profiles = Profiles::from_files()?;
     if named && !profiles.contains(&name) {
-        let whose = if profile.is_some() {
-            "the store's configuration names"
-        } else {
-            "AWS_PROFILE names"
-        };
-        return Err(Error::new(
-            ErrorKind::Config,
-            format!(
-                "{whose} the AWS profile {name:?}, but neither the AWS credentials file nor the \
-                 config file has it"
-            ),
-        ));
+        return Err(missing_profile(&name, profile.is_some()));
     }
     profiles.credentials(&name)
 }
@@ -259,8 +273,29 @@ pub fn region_from_environment(profile: Option<&str>) -> Result<Option<String>> 
     if let Some(region) = crate::sigv4::region_from_env() {
         return Ok(Some(region));
     }
-    let (name, _) = selected_profile(profile);
-    Ok(Profiles::from_files()?.region(&name))
+    let (name, named) = selected_profile(profile);
+    let profiles = Profiles::from_files()?;
+    if named && !profiles.contains(&name) {
+        return Err(missing_profile(&name, profile.is_some()));
+    }
+    Ok(profiles.region(&name))
+}
+
+/// The error for a profile that was named (`explicit`: by the store's configuration, else by
+/// `AWS_PROFILE`) but is in neither file.
+fn missing_profile(name: &str, explicit: bool) -> Error {
+    let whose = if explicit {
+        "the store's configuration names"
+    } else {
+        "AWS_PROFILE names"
+    };
+    Error::new(
+        ErrorKind::Config,
+        format!(
+            "{whose} the AWS profile {name:?}, but neither the AWS credentials file nor the \
+             config file has it"
+        ),
+    )
 }
 
 /// The sections of an INI file as the AWS tools write it: `[section]`, `key = value`, full-line
@@ -269,8 +304,10 @@ pub fn region_from_environment(profile: Option<&str>) -> Result<Option<String>> 
 fn parse_ini(text: &str) -> HashMap<String, HashMap<String, String>> {
     let mut sections: HashMap<String, HashMap<String, String>> = HashMap::new();
     let mut current: Option<String> = None;
+    // After `key =` with nothing after it, indented lines are that key's nested settings.
+    let mut in_nested = false;
     for line in text.lines() {
-        let nested = line.starts_with([' ', '\t']);
+        let indented = line.starts_with([' ', '\t']);
         let line = line.trim();
         if line.is_empty() || line.starts_with(['#', ';']) {
             continue;
@@ -279,18 +316,21 @@ fn parse_ini(text: &str) -> HashMap<String, HashMap<String, String>> {
             let name = name.trim().to_string();
             sections.entry(name.clone()).or_default();
             current = Some(name);
+            in_nested = false;
             continue;
         }
-        if nested {
+        if indented && in_nested {
             continue;
         }
         let (Some(section), Some((key, value))) = (&current, line.split_once('=')) else {
             continue;
         };
+        let value = value.trim();
+        in_nested = value.is_empty();
         sections
             .entry(section.clone())
             .or_default()
-            .insert(key.trim().to_ascii_lowercase(), value.trim().to_string());
+            .insert(key.trim().to_ascii_lowercase(), value.to_string());
     }
     sections
 }
@@ -382,6 +422,51 @@ aws_access_key_id = AKIDHALF
         assert!(err.message().contains("only one of"), "{err}");
         // No secret in any message.
         assert!(!err.message().contains("AKIDHALF"), "{err}");
+    }
+
+    #[test]
+    fn roles_beat_static_keys_and_credential_process_loses_to_the_credentials_file() {
+        // Keys in the credentials file, a role in the config file: the SDKs assume the role,
+        // so using the keys would be a different identity.
+        let p = Profiles::parse(
+            "[profile x]\nrole_arn = arn:aws:iam::1:role/r\n[profile y]\ncredential_process = /bin/creds\n\
+             [profile z]\ncredential_process = /bin/creds\naws_access_key_id = A\naws_secret_access_key = B\n",
+            "[x]\naws_access_key_id = AKIDX\naws_secret_access_key = sx\n\
+             [y]\naws_access_key_id = AKIDY\naws_secret_access_key = sy\n",
+        );
+        assert!(
+            p.credentials("x")
+                .unwrap_err()
+                .message()
+                .contains("role_arn")
+        );
+        assert_eq!(
+            p.credentials("y").unwrap(),
+            Some(Credentials::new("AKIDY", "sy"))
+        );
+        let err = p.credentials("z").unwrap_err();
+        assert!(err.message().contains("credential_process"), "{err}");
+    }
+
+    #[test]
+    fn profile_default_wins_over_default_and_indented_keys_count() {
+        let p = Profiles::parse(
+            "[profile default]\nregion = eu-west-3\n[default]\nregion = us-west-1\n",
+            "[default]\n  aws_access_key_id = AKIDINDENTED\n  aws_secret_access_key = s\n",
+        );
+        for _ in 0..20 {
+            // Not an accident of hash order.
+            let again = Profiles::parse(
+                "[default]\nregion = us-west-1\n[profile default]\nregion = eu-west-3\n",
+                "",
+            );
+            assert_eq!(again.region("default").as_deref(), Some("eu-west-3"));
+        }
+        assert_eq!(p.region("default").as_deref(), Some("eu-west-3"));
+        assert_eq!(
+            p.credentials("default").unwrap(),
+            Some(Credentials::new("AKIDINDENTED", "s"))
+        );
     }
 
     #[test]

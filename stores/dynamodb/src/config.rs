@@ -34,15 +34,20 @@ pub const EMULATOR_REGION: &str = "us-east-1";
 /// Region, endpoint and credentials not set explicitly come from the usual AWS environment
 /// when the store is [opened](Self::open):
 ///
-/// - credentials: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`;
-/// - region: `AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1` when an endpoint is
-///   configured (an emulator), else an error;
+/// - credentials: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, else the
+///   static keys of the AWS profile ([`profile`](Self::profile), else `AWS_PROFILE`, else
+///   `default`) in `~/.aws/credentials` or `~/.aws/config`; with an explicit
+///   [`profile`](Self::profile), that profile's keys come first;
+/// - region: `AWS_REGION`, else `AWS_DEFAULT_REGION`, else the profile's `region`, else
+///   `us-east-1` when an endpoint is configured (an emulator), else an error;
 /// - endpoint: `AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL` (both ignored when
 ///   `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), else `https://dynamodb.<region>.amazonaws.com`
 ///   (`.amazonaws.com.cn` in China regions).
 ///
-/// Profiles (`~/.aws/credentials`, `AWS_PROFILE`), SSO, web identity and instance or container
-/// roles are not read: pass such credentials explicitly or through the environment.
+/// SSO, assumed roles, web identity, credential processes and instance or container roles are
+/// not supported: a profile that uses them is a [`Config`](ErrorKind::Config) error (see
+/// [`key_value_http::aws_profile`]); pass such credentials explicitly or through the
+/// environment.
 ///
 /// ```
 /// use key_value_core::config::StoreUrl;
@@ -265,17 +270,20 @@ impl DynamoDBConfig {
         self
     }
 
-    /// The credentials requests are signed with; by default the environment's. Never shown by
-    /// `Debug` or in errors.
+    /// The credentials requests are signed with; by default the environment's, else the AWS
+    /// profile's. Never shown by `Debug` or in errors.
     pub fn credentials(mut self, credentials: Credentials) -> Self {
         self.credentials = Some(credentials);
         self
     }
 
     /// The AWS profile (in `~/.aws/credentials` and `~/.aws/config`) to take credentials and
-    /// region from when they are not set here; with it, the profile's keys are used even when
-    /// `AWS_ACCESS_KEY_ID` is set (see [`key_value_http::aws_profile`]). By default the
-    /// environment's keys, else the profile `AWS_PROFILE` (or `default`) names.
+    /// region from when they are not set here. Its keys are used even when
+    /// `AWS_ACCESS_KEY_ID` is set, but `AWS_REGION`/`AWS_DEFAULT_REGION` still beat its
+    /// `region`, as in boto3 (see [`key_value_http::aws_profile`]). By default the
+    /// environment's keys, else those of the profile `AWS_PROFILE` (or `default`) names. A
+    /// named profile that neither file has is a [`Config`](ErrorKind::Config) error at
+    /// [`open`](Self::open).
     pub fn profile(mut self, profile: impl Into<String>) -> Self {
         self.profile = Some(profile.into());
         self

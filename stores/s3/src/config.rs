@@ -89,9 +89,11 @@ impl fmt::Debug for Sanitization {
 /// The configuration of an [`S3Store`]: its builder, and what an `s3://` URL parses into.
 ///
 /// What is not set here comes from the usual AWS environment when the store is opened:
-/// credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, the
-/// region from `AWS_REGION` or `AWS_DEFAULT_REGION` (else `us-east-1`), the endpoint from
-/// `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` (else AWS's own).
+/// credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, else
+/// the static keys of the AWS profile ([`profile`](Self::profile), else `AWS_PROFILE`, else
+/// `default`); the region from `AWS_REGION` or `AWS_DEFAULT_REGION`, else the profile's
+/// `region`, else `us-east-1`; the endpoint from `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`
+/// (else AWS's own). See [`key_value_http::aws_profile`] for what profiles may hold.
 ///
 /// ```
 /// use key_value_core::config::StoreUrl;
@@ -300,7 +302,7 @@ impl S3Config {
     }
 
     /// The region requests are signed for and buckets are created in (default: `AWS_REGION`,
-    /// else `AWS_DEFAULT_REGION`, else `us-east-1`).
+    /// else `AWS_DEFAULT_REGION`, else the AWS profile's `region`, else `us-east-1`).
     pub fn region(mut self, region: impl Into<String>) -> Self {
         self.region = Some(region.into());
         self
@@ -331,9 +333,11 @@ impl S3Config {
     }
 
     /// The AWS profile (in `~/.aws/credentials` and `~/.aws/config`) to take credentials and
-    /// region from when they are not set here; with it, the profile's keys are used even when
-    /// `AWS_ACCESS_KEY_ID` is set (see [`key_value_http::aws_profile`]). By default the
-    /// environment's keys, else the profile `AWS_PROFILE` (or `default`) names.
+    /// region from when they are not set here. Its keys are used even when
+    /// `AWS_ACCESS_KEY_ID` is set, but `AWS_REGION`/`AWS_DEFAULT_REGION` still beat its
+    /// `region`, as in boto3 (see [`key_value_http::aws_profile`]). By default the
+    /// environment's keys, else those of the profile `AWS_PROFILE` (or `default`) names. A
+    /// named profile that neither file has is a [`Config`](ErrorKind::Config) error at open.
     pub fn profile(mut self, profile: impl Into<String>) -> Self {
         self.profile = Some(profile.into());
         self
