@@ -56,6 +56,34 @@ fn profile_files(test: &str) -> (PathBuf, PathBuf) {
 fn credentials_and_region_from_the_selected_profile() {
     let (config, credentials) = profile_files("profile");
     let endpoint = std::env::var("KV_DYNALITE_URL").unwrap_or_else(|_| "http://127.0.0.1:9".into());
+    let dir = config.parent().unwrap().to_path_buf();
+    // The same files where the AWS tools look by default: `$HOME/.aws/`.
+    let home = dir.join("home");
+    std::fs::create_dir_all(home.join(".aws")).unwrap();
+    std::fs::copy(&config, home.join(".aws/config")).unwrap();
+    std::fs::copy(&credentials, home.join(".aws/credentials")).unwrap();
+    // `~/` in AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE is the home directory.
+    in_child(
+        "profile-tilde",
+        &[
+            ("HOME", dir.to_str().unwrap()),
+            ("AWS_CONFIG_FILE", "~/config"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "~/credentials"),
+            ("AWS_PROFILE", "kvtest"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
+        ],
+    );
+    // Unset (empty) file variables: `~/.aws/config` and `~/.aws/credentials`.
+    in_child(
+        "profile-home",
+        &[
+            ("HOME", home.to_str().unwrap()),
+            ("AWS_CONFIG_FILE", ""),
+            ("AWS_SHARED_CREDENTIALS_FILE", ""),
+            ("AWS_PROFILE", "kvtest"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
+        ],
+    );
     for (case, profile) in [
         ("profile", Some("kvtest")),
         ("profile-default", None),
@@ -81,7 +109,7 @@ fn credentials_and_region_from_the_selected_profile() {
         }
         in_child(case, &vars);
     }
-    std::fs::remove_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -142,7 +170,7 @@ fn child() {
         return;
     };
     match case.as_str() {
-        "profile" => {
+        "profile" | "profile-tilde" | "profile-home" => {
             let store = DynamoDBConfig::new("env_table").open().unwrap();
             assert_eq!(store.region(), "eu-north-1");
             let shown = format!("{store:?}");
