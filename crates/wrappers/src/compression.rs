@@ -91,6 +91,7 @@ use key_value_core::{Error, ErrorKind, KeyValue, Object, Result, StoreInfo};
 use serde_json::Value;
 
 use crate::Layer;
+use crate::transform::{EntryTransform, transformed_key_value};
 
 /// The field holding the base64 of the compressed JSON.
 pub const COMPRESSED_DATA_KEY: &str = "__compressed_data__";
@@ -404,13 +405,33 @@ impl<S: KeyValue> Compression<S> {
     pub fn config(&self) -> &CompressionLayer {
         &self.config
     }
+}
 
-    fn mtime(&self) -> u32 {
+impl<S: KeyValue> EntryTransform for Compression<S> {
+    type Inner = S;
+    /// gzip's header time, in seconds (py-key-value writes it too).
+    type Stamp = u32;
+
+    fn transformed(&self) -> &S {
+        &self.inner
+    }
+
+    fn transformed_info(&self) -> &StoreInfo {
+        &self.info
+    }
+
+    fn stamp(&self) -> u32 {
         let secs = self.info.clock().now().unix_micros().div_euclid(1_000_000);
         u32::try_from(secs.max(0)).unwrap_or(u32::MAX)
     }
 
-    fn pack(&self, entry: ManagedEntry, mtime: u32) -> Result<ManagedEntry> {
+    fn on_write(
+        &self,
+        _collection: &str,
+        _key: &str,
+        entry: ManagedEntry,
+        mtime: u32,
+    ) -> Result<ManagedEntry> {
         let ManagedEntry {
             value,
             created_at,
@@ -423,125 +444,26 @@ impl<S: KeyValue> Compression<S> {
         ))
     }
 
-    fn unpack(&self, entry: ManagedEntry) -> Result<ManagedEntry> {
+    fn on_read(
+        &self,
+        _collection: &str,
+        _key: &str,
+        entry: ManagedEntry,
+    ) -> Result<Option<ManagedEntry>> {
         let ManagedEntry {
             value,
             created_at,
             expires_at,
         } = entry;
-        Ok(ManagedEntry::new(
+        Ok(Some(ManagedEntry::new(
             self.config.decompress(value)?,
             created_at,
             expires_at,
-        ))
+        )))
     }
 }
 
-impl<S: KeyValue> KeyValue for Compression<S> {
-    fn info(&self) -> &StoreInfo {
-        &self.info
-    }
-
-    async fn get_entry(&self, collection: &str, key: &str) -> Result<Option<ManagedEntry>> {
-        match self.inner.get_entry(collection, key).await? {
-            None => Ok(None),
-            Some(entry) => self
-                .unpack(entry)
-                .map(Some)
-                .map_err(|e| e.in_context("get", collection, Some(key))),
-        }
-    }
-
-    async fn put_entry(&self, collection: &str, key: &str, entry: ManagedEntry) -> Result<()> {
-        let entry = self
-            .pack(entry, self.mtime())
-            .map_err(|e| e.in_context("put", collection, Some(key)))?;
-        self.inner.put_entry(collection, key, entry).await
-    }
-
-    fn delete_entry(
-        &self,
-        collection: &str,
-        key: &str,
-    ) -> impl Future<Output = Result<bool>> + Send {
-        self.inner.delete_entry(collection, key)
-    }
-
-    async fn get_entries(
-        &self,
-        collection: &str,
-        keys: &[&str],
-    ) -> Result<Vec<Option<ManagedEntry>>> {
-        let entries = self.inner.get_entries(collection, keys).await?;
-        entries
-            .into_iter()
-            .zip(keys)
-            .map(|(entry, key)| {
-                entry
-                    .map(|e| self.unpack(e))
-                    .transpose()
-                    .map_err(|e| e.in_context("get_many", collection, Some(key)))
-            })
-            .collect()
-    }
-
-    async fn put_entries(
-        &self,
-        collection: &str,
-        keys: &[&str],
-        entries: Vec<ManagedEntry>,
-    ) -> Result<()> {
-        let mtime = self.mtime();
-        let packed = entries
-            .into_iter()
-            .zip(keys)
-            .map(|(entry, key)| {
-                self.pack(entry, mtime)
-                    .map_err(|e| e.in_context("put_many", collection, Some(key)))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        self.inner.put_entries(collection, keys, packed).await
-    }
-
-    fn delete_entries(
-        &self,
-        collection: &str,
-        keys: &[&str],
-    ) -> impl Future<Output = Result<usize>> + Send {
-        self.inner.delete_entries(collection, keys)
-    }
-
-    fn list_keys(
-        &self,
-        collection: &str,
-        limit: Option<usize>,
-    ) -> impl Future<Output = Result<Vec<String>>> + Send {
-        self.inner.list_keys(collection, limit)
-    }
-
-    fn list_collections(
-        &self,
-        limit: Option<usize>,
-    ) -> impl Future<Output = Result<Vec<String>>> + Send {
-        self.inner.list_collections(limit)
-    }
-
-    fn destroy(&self) -> impl Future<Output = Result<bool>> + Send {
-        self.inner.destroy()
-    }
-
-    fn destroy_collection(&self, collection: &str) -> impl Future<Output = Result<bool>> + Send {
-        self.inner.destroy_collection(collection)
-    }
-
-    fn cull(&self) -> impl Future<Output = Result<()>> + Send {
-        self.inner.cull()
-    }
-
-    fn close(&self) -> impl Future<Output = Result<()>> + Send {
-        self.inner.close()
-    }
-}
+transformed_key_value!(Compression);
 
 /// How many characters `json.dumps(v, sort_keys=True)` writes beyond the compact form: a space
 /// after every `:` and after every `,`.

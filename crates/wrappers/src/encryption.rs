@@ -114,6 +114,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::Layer;
+use crate::transform::{EntryTransform, transformed_key_value};
 
 /// The field holding the standard base64 of the Fernet token.
 pub const ENCRYPTED_DATA_KEY: &str = "__encrypted_data__";
@@ -675,13 +676,27 @@ impl<S: KeyValue> Encryption<S> {
     pub fn config(&self) -> &EncryptionLayer {
         &self.config
     }
+}
 
-    fn timestamp(&self) -> u64 {
+impl<S: KeyValue> EntryTransform for Encryption<S> {
+    type Inner = S;
+    /// The Fernet token's time, in seconds.
+    type Stamp = u64;
+
+    fn transformed(&self) -> &S {
+        &self.inner
+    }
+
+    fn transformed_info(&self) -> &StoreInfo {
+        &self.info
+    }
+
+    fn stamp(&self) -> u64 {
         let secs = self.info.clock().now().unix_micros().div_euclid(1_000_000);
         u64::try_from(secs).unwrap_or(0)
     }
 
-    fn seal(
+    fn on_write(
         &self,
         collection: &str,
         key: &str,
@@ -693,7 +708,7 @@ impl<S: KeyValue> Encryption<S> {
     }
 
     /// The decrypted entry; `None` for an undecryptable one when errors are not raised.
-    fn open(
+    fn on_read(
         &self,
         collection: &str,
         key: &str,
@@ -722,110 +737,7 @@ impl<S: KeyValue> Encryption<S> {
     }
 }
 
-impl<S: KeyValue> KeyValue for Encryption<S> {
-    fn info(&self) -> &StoreInfo {
-        &self.info
-    }
-
-    async fn get_entry(&self, collection: &str, key: &str) -> Result<Option<ManagedEntry>> {
-        match self.inner.get_entry(collection, key).await? {
-            None => Ok(None),
-            Some(entry) => self
-                .open(collection, key, entry)
-                .map_err(|e| e.in_context("get", collection, Some(key))),
-        }
-    }
-
-    async fn put_entry(&self, collection: &str, key: &str, entry: ManagedEntry) -> Result<()> {
-        let entry = self
-            .seal(collection, key, entry, self.timestamp())
-            .map_err(|e| e.in_context("put", collection, Some(key)))?;
-        self.inner.put_entry(collection, key, entry).await
-    }
-
-    fn delete_entry(
-        &self,
-        collection: &str,
-        key: &str,
-    ) -> impl Future<Output = Result<bool>> + Send {
-        self.inner.delete_entry(collection, key)
-    }
-
-    async fn get_entries(
-        &self,
-        collection: &str,
-        keys: &[&str],
-    ) -> Result<Vec<Option<ManagedEntry>>> {
-        let entries = self.inner.get_entries(collection, keys).await?;
-        entries
-            .into_iter()
-            .zip(keys)
-            .map(|(entry, key)| match entry {
-                None => Ok(None),
-                Some(e) => self
-                    .open(collection, key, e)
-                    .map_err(|e| e.in_context("get_many", collection, Some(key))),
-            })
-            .collect()
-    }
-
-    async fn put_entries(
-        &self,
-        collection: &str,
-        keys: &[&str],
-        entries: Vec<ManagedEntry>,
-    ) -> Result<()> {
-        let ts = self.timestamp();
-        let sealed = entries
-            .into_iter()
-            .zip(keys)
-            .map(|(entry, key)| {
-                self.seal(collection, key, entry, ts)
-                    .map_err(|e| e.in_context("put_many", collection, Some(key)))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        self.inner.put_entries(collection, keys, sealed).await
-    }
-
-    fn delete_entries(
-        &self,
-        collection: &str,
-        keys: &[&str],
-    ) -> impl Future<Output = Result<usize>> + Send {
-        self.inner.delete_entries(collection, keys)
-    }
-
-    fn list_keys(
-        &self,
-        collection: &str,
-        limit: Option<usize>,
-    ) -> impl Future<Output = Result<Vec<String>>> + Send {
-        self.inner.list_keys(collection, limit)
-    }
-
-    fn list_collections(
-        &self,
-        limit: Option<usize>,
-    ) -> impl Future<Output = Result<Vec<String>>> + Send {
-        self.inner.list_collections(limit)
-    }
-
-    fn destroy(&self) -> impl Future<Output = Result<bool>> + Send {
-        self.inner.destroy()
-    }
-
-    fn destroy_collection(&self, collection: &str) -> impl Future<Output = Result<bool>> + Send {
-        self.inner.destroy_collection(collection)
-    }
-
-    fn cull(&self) -> impl Future<Output = Result<()>> + Send {
-        self.inner.cull()
-    }
-
-    fn close(&self) -> impl Future<Output = Result<()>> + Send {
-        self.inner.close()
-    }
-}
+transformed_key_value!(Encryption);
 
 fn corrupted(message: &'static str) -> Error {
     Error::new(ErrorKind::CorruptedData, message)

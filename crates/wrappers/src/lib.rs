@@ -74,8 +74,11 @@ pub mod single_collection;
 pub mod read_only;
 pub mod ttl_clamp;
 
-// The forwarding shared by the resilience wrappers that guard calls.
+// The forwarding shared by the resilience wrappers that guard calls, and by the wrappers
+// that transform values.
 mod guard;
+#[cfg(any(feature = "compression", feature = "encryption"))]
+mod transform;
 
 // Observability
 pub mod logging;
