@@ -115,38 +115,21 @@ impl<S: KeyValue> Layer<S> for LoggingLayer {
     }
 }
 
-/// Emits an event at a level chosen at run time (`tracing` wants a constant per call site).
-macro_rules! event_at {
-    ($level:expr, $($fields:tt)+) => {{
+/// `tracing::event!` or `tracing::span!` (`$kind`) at a level chosen at run time (`tracing`
+/// wants a constant per call site).
+macro_rules! at_level {
+    ($kind:ident, $level:expr, $($fields:tt)+) => {{
         let level: Level = $level;
         if level == Level::ERROR {
-            tracing::event!(target: TARGET, Level::ERROR, $($fields)+)
+            tracing::$kind!(target: TARGET, Level::ERROR, $($fields)+)
         } else if level == Level::WARN {
-            tracing::event!(target: TARGET, Level::WARN, $($fields)+)
+            tracing::$kind!(target: TARGET, Level::WARN, $($fields)+)
         } else if level == Level::INFO {
-            tracing::event!(target: TARGET, Level::INFO, $($fields)+)
+            tracing::$kind!(target: TARGET, Level::INFO, $($fields)+)
         } else if level == Level::DEBUG {
-            tracing::event!(target: TARGET, Level::DEBUG, $($fields)+)
+            tracing::$kind!(target: TARGET, Level::DEBUG, $($fields)+)
         } else {
-            tracing::event!(target: TARGET, Level::TRACE, $($fields)+)
-        }
-    }};
-}
-
-/// Makes a span at a level chosen at run time.
-macro_rules! span_at {
-    ($level:expr, $($fields:tt)+) => {{
-        let level: Level = $level;
-        if level == Level::ERROR {
-            tracing::span!(target: TARGET, Level::ERROR, $($fields)+)
-        } else if level == Level::WARN {
-            tracing::span!(target: TARGET, Level::WARN, $($fields)+)
-        } else if level == Level::INFO {
-            tracing::span!(target: TARGET, Level::INFO, $($fields)+)
-        } else if level == Level::DEBUG {
-            tracing::span!(target: TARGET, Level::DEBUG, $($fields)+)
-        } else {
-            tracing::span!(target: TARGET, Level::TRACE, $($fields)+)
+            tracing::$kind!(target: TARGET, Level::TRACE, $($fields)+)
         }
     }};
 }
@@ -221,7 +204,7 @@ impl<S: KeyValue> Logging<S> {
     }
 
     fn span(&self, op: &'static str, collection: Option<&str>) -> Span {
-        span_at!(self.config.level, "key_value", op, collection)
+        at_level!(span, self.config.level, "key_value", op, collection)
     }
 
     fn value_of(&self, value: Option<&Object>) -> Option<String> {
@@ -264,7 +247,8 @@ impl<S: KeyValue> Logging<S> {
         let value = report.value.as_deref();
         let _entered = span.enter();
         match error {
-            None => event_at!(
+            None => at_level!(
+                event,
                 self.config.level,
                 op,
                 store,
@@ -279,7 +263,7 @@ impl<S: KeyValue> Logging<S> {
                 value,
                 "{op} finished"
             ),
-            Some(err) => event_at!(
+            Some(err) => at_level!(event,
                 self.config.error_level,
                 op,
                 store,
